@@ -1,0 +1,74 @@
+"""Composition root: Settings -> storage, services, ASGI app. Nothing imports this but the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from openucwa.auth.grants import SignIn
+from openucwa.auth.passwords import Passwords
+from openucwa.auth.throttle import SignInThrottle
+from openucwa.auth.tokens import Tokens
+from openucwa.domain.applications import Lifetime
+from openucwa.domain.clock import Clock, SystemClock
+from openucwa.domain.ids import IdGenerator, RandomIds
+from openucwa.domain.meetings import SchedulingRules
+from openucwa.domain.users import Organization
+from openucwa.services.applications import ApplicationService
+from openucwa.services.housekeeping import standard_jobs
+from openucwa.services.meetings import MeetingService
+from openucwa.settings import Settings
+from openucwa.storage.sql import SqliteStorage
+from openucwa.web.asgi import PathNormalizer, create_app
+from openucwa.web.context import EdgeConfig, Services
+
+
+@dataclass
+class Built:
+    storage: SqliteStorage
+    services: Services
+    app: PathNormalizer
+
+
+def open_storage(settings: Settings) -> SqliteStorage:
+    if settings.database.startswith("sqlite:"):
+        return SqliteStorage(settings.database)
+    raise SystemExit(f"unsupported database URL {settings.database!r} (use sqlite:///path)")
+
+
+def build(
+    settings: Settings,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    passwords: Passwords | None = None,
+) -> Built:
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    passwords = passwords or Passwords()
+    storage = open_storage(settings)
+    organization = Organization(settings.domain_set)
+    rules = SchedulingRules(
+        organization=organization, max_meetings_per_user=settings.max_meetings_per_user
+    )
+    lifetime = Lifetime(
+        idle=timedelta(seconds=settings.app_idle_timeout),
+        idle_when_available=timedelta(seconds=settings.app_available_idle_timeout),
+        purge_after=timedelta(seconds=settings.app_purge_after),
+    )
+    tokens = Tokens(storage.tokens, ids, clock, timedelta(seconds=settings.token_lifetime))
+    applications = ApplicationService(
+        storage.applications, ids, clock, lifetime, settings.max_applications_per_user
+    )
+    services = Services(
+        applications=applications,
+        meetings=MeetingService(storage.meetings, rules, ids, clock),
+        tokens=tokens,
+        sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
+        users=storage.users,
+        organization=organization,
+        clock=clock,
+        edge=EdgeConfig(max_body_bytes=settings.max_body_bytes, meet_url=settings.meet_url),
+    )
+    jobs = standard_jobs(applications, storage.tokens, clock)
+    app = create_app(services, storage, jobs, settings.housekeeping_interval)
+    return Built(storage=storage, services=services, app=app)

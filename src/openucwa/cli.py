@@ -1,0 +1,224 @@
+"""The operator CLI: ``openucwa serve | migrate | users …``. Every flag has an environment
+variable (shown in ``--help``); docs/operations.md lists them."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from openucwa.auth.passwords import Passwords
+from openucwa.bootstrap import build, open_storage
+from openucwa.domain.errors import Conflict
+from openucwa.domain.users import User, parse_sip_uri
+from openucwa.settings import DEFAULT_DATABASE, Settings, from_env
+from openucwa.storage.sql import SqliteStorage, migrate as migrate_sqlite
+
+T = TypeVar("T")
+
+DEMO_USERS = (
+    ("sip:bmauldin@contoso.com", "Bill Mauldin", "bill-demo-pass"),
+    ("sip:alice@contoso.com", "Alice Ciccu", "alice-demo-pass"),
+    ("sip:tosh@contoso.com", "Tosh Meston", "tosh-demo-pass"),
+)
+
+database_option = click.option(
+    "--database",
+    envvar="OPENUCWA_DATABASE",
+    default=DEFAULT_DATABASE,
+    show_default=True,
+    show_envvar=True,
+    help="Database URL, sqlite:///path.",
+)
+
+
+def _run(settings: Settings, work: Callable[[SqliteStorage], Awaitable[T]]) -> T:
+    async def main() -> T:
+        storage = open_storage(settings)
+        await storage.start()
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(main())
+
+
+def _migrate(url: str) -> list[str]:
+    if not url.startswith("sqlite:"):
+        raise click.ClickException(f"unsupported database URL {url!r}")
+    return migrate_sqlite(url)
+
+
+@click.group()
+def main() -> None:
+    """openucwa: a UCWA (Skype for Business 2015) online-meetings server."""
+
+
+@main.command()
+@database_option
+def migrate(database: str) -> None:
+    """Apply pending database migrations."""
+    applied = _migrate(database)
+    click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@main.command()
+@click.option(
+    "--host", envvar="OPENUCWA_HOST", default="127.0.0.1", show_default=True, show_envvar=True
+)
+@click.option(
+    "--port", envvar="OPENUCWA_PORT", default=8080, type=int, show_default=True, show_envvar=True
+)
+@database_option
+@click.option(
+    "--demo",
+    envvar="OPENUCWA_DEMO",
+    is_flag=True,
+    show_envvar=True,
+    help="Migrate, and create the demo users if missing (printed at start).",
+)
+@click.option(
+    "--domains",
+    envvar="OPENUCWA_DOMAINS",
+    default="contoso.com",
+    show_default=True,
+    show_envvar=True,
+    help="Comma-separated SIP domains of the organisation.",
+)
+@click.option(
+    "--meet-url",
+    envvar="OPENUCWA_MEET_URL",
+    default="",
+    show_envvar=True,
+    help="Base URL of joinUrl links (default: this server's own origin).",
+)
+@click.option("--access-log", envvar="OPENUCWA_ACCESS_LOG", is_flag=True, show_envvar=True)
+def serve(
+    host: str,
+    port: int,
+    database: str,
+    demo: bool,
+    domains: str,
+    meet_url: str,
+    access_log: bool,
+) -> None:
+    """Serve the UCWA API over HTTP."""
+    import uvicorn
+
+    settings = from_env(
+        host=host, port=port, database=database, demo=demo, domains=domains, meet_url=meet_url
+    )
+    if demo:
+        _migrate(database)
+        _run(settings, _seed_demo)
+    built = build(settings)
+    click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")
+    uvicorn.run(
+        built.app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=access_log,
+        lifespan="on",
+    )
+
+
+async def _seed_demo(storage: SqliteStorage) -> None:
+    passwords = Passwords()
+    click.echo("demo users (sign-in name / password):")
+    for uri, name, password in DEMO_USERS:
+        if await storage.users.get(uri) is None:
+            await storage.users.add(
+                User(uri=uri, name=name, password_hash=passwords.hash(password))
+            )
+        click.echo(f"  {uri[4:]:<26} {password}")
+
+
+@main.group()
+def users() -> None:
+    """Manage the directory of users."""
+
+
+def _uri(address: str) -> str:
+    uri = parse_sip_uri(address)
+    if uri is None:
+        raise click.BadParameter(f"not a SIP address: {address!r}")
+    return uri
+
+
+@users.command("add")
+@click.argument("sip_address")
+@click.option("--name", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@database_option
+def users_add(sip_address: str, name: str, password: str, database: str) -> None:
+    """Add a user, e.g. `openucwa users add alice@contoso.com --name "Alice" --password …`."""
+    uri = _uri(sip_address)
+    user = User(uri=uri, name=name, password_hash=Passwords().hash(password))
+
+    async def work(storage: SqliteStorage) -> None:
+        await storage.users.add(user)
+
+    try:
+        _run(from_env(database=database), work)
+    except Conflict:
+        raise click.ClickException(f"{uri} already exists") from None
+    click.echo(f"added {uri}")
+
+
+@users.command("list")
+@database_option
+def users_list(database: str) -> None:
+    """List users."""
+
+    async def work(storage: SqliteStorage) -> list[User]:
+        return list(await storage.users.list())
+
+    for user in _run(from_env(database=database), work):
+        click.echo(f"{user.uri}\t{user.name}")
+
+
+@users.command("remove")
+@click.argument("sip_address")
+@database_option
+def users_remove(sip_address: str, database: str) -> None:
+    """Remove a user and revoke their tokens."""
+    uri = _uri(sip_address)
+
+    async def work(storage: SqliteStorage) -> bool:
+        await storage.tokens.revoke_for_subject(uri)
+        return await storage.users.remove(uri)
+
+    if not _run(from_env(database=database), work):
+        raise click.ClickException(f"no such user: {uri}")
+    click.echo(f"removed {uri}")
+
+
+@users.command("passwd")
+@click.argument("sip_address")
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@database_option
+def users_passwd(sip_address: str, password: str, database: str) -> None:
+    """Set a user's password and revoke their tokens."""
+    uri = _uri(sip_address)
+    password_hash = Passwords().hash(password)
+
+    async def work(storage: SqliteStorage) -> bool:
+        changed = await storage.users.set_password(uri, password_hash)
+        if changed:
+            await storage.tokens.revoke_for_subject(uri)
+        return changed
+
+    if not _run(from_env(database=database), work):
+        raise click.ClickException(f"no such user: {uri}")
+    click.echo(f"password changed for {uri}; existing tokens revoked")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

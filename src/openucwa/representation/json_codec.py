@@ -1,0 +1,74 @@
+"""Resource <-> UCWA JSON (``_links``/``_embedded``, ASP.NET ``\\/Date(ms)\\/`` dates)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from openucwa.representation.dates import to_aspnet
+from openucwa.representation.resource import ErrorBody, Link, Resource, Value
+
+
+def _value(value: Value) -> Any:
+    if isinstance(value, datetime):
+        return to_aspnet(value)
+    if isinstance(value, list):
+        return [to_aspnet(v) if isinstance(v, datetime) else v for v in value]
+    return value
+
+
+def _link(link: Link) -> dict[str, str]:
+    if link.title is None:
+        return {"href": link.href}
+    return {"href": link.href, "title": link.title}
+
+
+def to_tree(resource: Resource) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in resource.properties.items():
+        if value is not None:
+            out[name] = _value(value)
+    links: dict[str, Any] = {}
+    if resource.href is not None:
+        links["self"] = {"href": resource.href}
+    for rel, link in resource.links.items():
+        links[rel] = [_link(x) for x in link] if isinstance(link, list) else _link(link)
+    if links:
+        out["_links"] = links
+    if resource.embedded:
+        out["_embedded"] = {
+            rel: [to_tree(x) for x in item] if isinstance(item, list) else to_tree(item)
+            for rel, item in resource.embedded.items()
+        }
+    if resource.show_rel:
+        out["rel"] = resource.rel
+    if resource.etag is not None:
+        out["etag"] = resource.etag
+    return out
+
+
+def _escape_dates(body: bytes) -> bytes:
+    # The ASP.NET serializer writes "\/Date(…)\/"; "\/" is a plain "/" to every JSON parser.
+    if b"/Date(" not in body:
+        return body
+    return body.replace(b'"/Date(', b'"\\/Date(').replace(b')/"', b')\\/"')
+
+
+def encode(resource: Resource) -> bytes:
+    return _escape_dates(orjson.dumps(to_tree(resource)))
+
+
+def encode_error(error: ErrorBody) -> bytes:
+    body: dict[str, Any] = {"code": error.code}
+    if error.subcode:
+        body["subcode"] = error.subcode
+    body["message"] = error.message
+    if error.parameters:
+        body["parameters"] = error.parameters
+    return orjson.dumps(body)
+
+
+def encode_plain(tree: dict[str, Any]) -> bytes:
+    return orjson.dumps(tree)

@@ -1,0 +1,45 @@
+"""Resources as data. Endpoints build a ``Resource``; the JSON and XML codecs render it.
+
+A property value is a string, int, bool, datetime, or a list of strings; ``None`` means
+"omit". Link rels are single (``Link``) or always-multiple (``list[Link]``); the same holds for
+embedded resources. ``href`` is the self link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
+
+Scalar: TypeAlias = str | int | float | bool | datetime
+Value: TypeAlias = Scalar | list[Scalar] | None
+
+UCWA_NAMESPACE = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Resource:
+    rel: str
+    href: str | None = None
+    properties: dict[str, Value] = field(default_factory=dict)
+    links: dict[str, Link | list[Link]] = field(default_factory=dict)
+    embedded: dict[str, Resource | list[Resource]] = field(default_factory=dict)
+    etag: str | None = None
+    # Discovery documents carry no "rel" property in real traffic.
+    show_rel: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """The UCWA ``reason``/error body (spec §4.6)."""
+
+    code: str
+    subcode: str | None
+    message: str
+    parameters: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,98 @@
+"""Resource <-> UCWA XML (``<resource>``, ``<link>``, ``<property>``, ``<propertyList>``).
+
+Writing is a small string builder with proper escaping. Reading goes through defusedxml with
+DTDs, entities and external references forbidden, and a depth limit, so hostile documents are
+refused before anything is expanded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from openucwa.representation.dates import to_iso
+from openucwa.representation.resource import UCWA_NAMESPACE, ErrorBody, Link, Resource, Value
+
+_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return to_iso(value)
+    return str(value)
+
+
+def _text(value: object) -> str:
+    return escape(_scalar(value), {'"': "&quot;"})
+
+
+def _property(out: list[str], name: str, value: Value) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        items = "".join(f"<item>{_text(v)}</item>" for v in value)
+        out.append(f"<propertyList name={quoteattr(name)}>{items}</propertyList>")
+        return
+    text = _text(value)
+    if text:
+        out.append(f"<property name={quoteattr(name)}>{text}</property>")
+    else:
+        out.append(f"<property name={quoteattr(name)} />")
+
+
+def _link(out: list[str], rel: str, link: Link) -> None:
+    title = f" title={quoteattr(link.title)}" if link.title is not None else ""
+    out.append(f"<link rel={quoteattr(rel)} href={quoteattr(link.href)}{title} />")
+
+
+def _resource(out: list[str], resource: Resource, root: bool) -> None:
+    attrs = f"rel={quoteattr(resource.rel)}"
+    if resource.href is not None:
+        attrs += f" href={quoteattr(resource.href)}"
+    if root:
+        attrs += f' xmlns="{UCWA_NAMESPACE}"'
+    out.append(f"<resource {attrs}>")
+    for rel, link in resource.links.items():
+        for one in link if isinstance(link, list) else [link]:
+            _link(out, rel, one)
+    if resource.show_rel:
+        _property(out, "rel", resource.rel)
+    for name, value in resource.properties.items():
+        _property(out, name, value)
+    if resource.etag is not None:
+        _property(out, "etag", resource.etag)
+    for item in resource.embedded.values():
+        for embedded in item if isinstance(item, list) else [item]:
+            _resource(out, embedded, root=False)
+    out.append("</resource>")
+
+
+def encode(resource: Resource) -> bytes:
+    out: list[str] = [_DECLARATION]
+    _resource(out, resource, root=True)
+    return "".join(out).encode("utf-8")
+
+
+def encode_error(error: ErrorBody) -> bytes:
+    out = [
+        _DECLARATION,
+        '<reason xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        f' xmlns="{UCWA_NAMESPACE}">',
+        f"<code>{_text(error.code)}</code>",
+    ]
+    if error.subcode:
+        out.append(f"<subcode>{_text(error.subcode)}</subcode>")
+    out.append(f"<message>{_text(error.message)}</message>")
+    out.append("<debugInfo />")
+    if error.parameters:
+        out.append("<parameters>")
+        for name, reason in error.parameters.items():
+            _property(out, name, reason)
+        out.append("</parameters>")
+    else:
+        out.append("<parameters />")
+    out.append("</reason>")
+    return "".join(out).encode("utf-8")

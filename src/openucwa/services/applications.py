@@ -1,0 +1,96 @@
+"""Use cases of the application resource: create, look up (with ownership and expiry), delete,
+makeMeAvailable, and the idle-expiry housekeeping job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from openucwa.domain.applications import (
+    Application,
+    ApplicationInput,
+    AvailabilityInput,
+    Lifetime,
+    make_available,
+    new_application,
+)
+from openucwa.domain.clock import Clock
+from openucwa.domain.errors import Forbidden, Gone, NotFound
+from openucwa.domain.ids import IdGenerator
+from openucwa.domain.users import Caller
+from openucwa.services.ports import ApplicationRepository, DuplicateId
+
+# last_seen is written at most this often per application (it is not client data).
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+class ApplicationService:
+    def __init__(
+        self,
+        repo: ApplicationRepository,
+        ids: IdGenerator,
+        clock: Clock,
+        lifetime: Lifetime,
+        max_per_user: int = 50,
+    ) -> None:
+        self._repo = repo
+        self._ids = ids
+        self._clock = clock
+        self.lifetime = lifetime
+        self._max_per_user = max_per_user
+
+    async def create(self, caller: Caller, data: ApplicationInput) -> tuple[Application, bool]:
+        now = self._clock.now()
+        for _ in range(5):
+            app = new_application(data, caller.uri, self._ids, now)
+            try:
+                stored, created = await self._repo.get_or_create(app, self._max_per_user)
+            except DuplicateId:
+                continue
+            if not created and self.lifetime.is_expired(stored, now):
+                # The same endpoint signing in again revives its expired application.
+                await self._repo.delete(stored.app_id)
+                continue
+            if not created:
+                await self._repo.touch(stored.app_id, now)
+            return stored, created
+        raise DuplicateId()
+
+    async def get(self, caller: Caller, app_id: str) -> Application:
+        """The caller's application, or 404 (other users' applications do not exist for them),
+        or 410 InactiveApplicationExpired once it idled out."""
+        app = await self._repo.get(app_id)
+        if app is None or app.owner_uri != caller.uri:
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
+        now = self._clock.now()
+        if self.lifetime.is_expired(app, now):
+            raise Gone("InactiveApplicationExpired", "The application expired for inactivity.")
+        if now - app.last_seen >= TOUCH_EVERY:
+            await self._repo.touch(app.app_id, now)
+        return app
+
+    async def delete(self, caller: Caller, app_id: str) -> None:
+        app = await self._repo.get(app_id)
+        if app is None or app.owner_uri != caller.uri:
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
+        await self._repo.delete(app_id)
+
+    async def make_me_available(
+        self, caller: Caller, app_id: str, data: AvailabilityInput
+    ) -> Application:
+        if caller.kind != "user":
+            raise Forbidden(
+                "AnonymousNotAllowed", "Anonymous users cannot make themselves available."
+            )
+        app = await self.get(caller, app_id)
+        updated = make_available(app, data, self._ids, self._clock.now())
+        await self._repo.save(updated)
+        return updated
+
+    async def expire_idle(self) -> int:
+        """Housekeeping: forget applications idle beyond expiry plus the purge delay."""
+        now = self._clock.now()
+        purged = 0
+        for app in await self._repo.list_all():
+            if self.lifetime.is_purgeable(app, now) and await self._repo.delete(app.app_id):
+                purged += 1
+        return purged

@@ -1,0 +1,45 @@
+"""Named, idempotent periodic jobs, started by the web lifespan (docs/operations.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from openucwa.domain.clock import Clock
+from openucwa.services.applications import ApplicationService
+from openucwa.services.ports import TokenStore
+
+log = logging.getLogger("openucwa.housekeeping")
+
+Job = Callable[[], Awaitable[int]]
+
+
+def standard_jobs(
+    applications: ApplicationService, tokens: TokenStore, clock: Clock
+) -> dict[str, Job]:
+    async def purge_expired_tokens() -> int:
+        return await tokens.purge_expired(clock.now())
+
+    return {
+        "expire_idle_applications": applications.expire_idle,
+        "purge_expired_tokens": purge_expired_tokens,
+    }
+
+
+async def run_once(jobs: Mapping[str, Job]) -> dict[str, int]:
+    done: dict[str, int] = {}
+    for name, job in jobs.items():
+        try:
+            done[name] = await job()
+        except Exception:  # one failing job never stops the others
+            log.exception("housekeeping job %s failed", name)
+    return done
+
+
+async def run_forever(jobs: Mapping[str, Job], interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        result = await run_once(jobs)
+        if any(result.values()):
+            log.info("housekeeping: %s", result)

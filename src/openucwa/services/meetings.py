@@ -1,0 +1,144 @@
+"""Use cases of scheduling (spec §2.6): the organizer's meetings, the assigned meeting, and
+their extensions. Rules live in ``domain.meetings``; this module loads, decides, stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from openucwa.domain.clock import Clock
+from openucwa.domain.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired
+from openucwa.domain.ids import IdGenerator
+from openucwa.domain.meetings import (
+    ASSIGNED,
+    Extension,
+    MeetingInput,
+    OnlineMeeting,
+    SchedulingRules,
+    check_extension,
+    new_meeting,
+    updated_meeting,
+    with_new_identity,
+)
+from openucwa.services.ports import DuplicateId, MeetingRepository
+
+ASSIGNED_LIFETIME = timedelta(days=3650)
+
+
+class MeetingService:
+    def __init__(
+        self, repo: MeetingRepository, rules: SchedulingRules, ids: IdGenerator, clock: Clock
+    ) -> None:
+        self._repo = repo
+        self.rules = rules
+        self._ids = ids
+        self._clock = clock
+
+    async def assigned(self, organizer_uri: str) -> OnlineMeeting:
+        """The organizer's one stable assigned meeting, created the first time it is needed."""
+        existing = await self._repo.get_assigned(organizer_uri)
+        if existing is not None:
+            return existing
+        now = self._clock.now()
+        data = MeetingInput(expiration_time=now + ASSIGNED_LIFETIME)
+        meeting = new_meeting(data, organizer_uri, self.rules, self._ids, now, ASSIGNED)
+        for _ in range(5):
+            try:
+                return await self._repo.ensure_assigned(meeting)
+            except DuplicateId:
+                meeting = with_new_identity(meeting, self._ids)
+        raise DuplicateId()
+
+    async def list(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
+        await self.assigned(organizer_uri)
+        return await self._repo.list_for(organizer_uri)
+
+    async def create(self, organizer_uri: str, data: MeetingInput) -> OnlineMeeting:
+        meeting = new_meeting(data, organizer_uri, self.rules, self._ids, self._clock.now())
+        for _ in range(10):
+            try:
+                await self._repo.create(meeting, self.rules.max_meetings_per_user)
+                return meeting
+            except DuplicateId:
+                meeting = with_new_identity(meeting, self._ids)
+        raise DuplicateId()
+
+    async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting:
+        meeting = await self._repo.get(organizer_uri, meeting_id)
+        if meeting is None:
+            raise NotFound(message="The online meeting does not exist.")
+        return meeting
+
+    async def update(
+        self, organizer_uri: str, meeting_id: str, data: MeetingInput, if_match: frozenset[str]
+    ) -> OnlineMeeting:
+        """PUT: 412 unless ``if_match`` names the current ETag (or ``*``)."""
+        current = await self.get(organizer_uri, meeting_id)
+        _require_match(if_match, current.etag)
+        changed = updated_meeting(current, data, self.rules, self._ids, self._clock.now())
+        await self._repo.replace(changed, current.etag)
+        return changed
+
+    async def delete(self, organizer_uri: str, meeting_id: str) -> None:
+        meeting = await self.get(organizer_uri, meeting_id)
+        if meeting.online_meeting_rel == ASSIGNED:
+            raise Forbidden(message="The assigned meeting cannot be deleted.")
+        if not await self._repo.delete(organizer_uri, meeting_id):
+            raise NotFound(message="The online meeting does not exist.")
+
+    async def find_for_join_page(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
+        return await self._repo.find_by_user_part(user_part, meeting_id)
+
+    # -- extensions ------------------------------------------------------------------------
+
+    async def extension(self, organizer_uri: str, meeting_id: str, extension_id: str) -> Extension:
+        meeting = await self.get(organizer_uri, meeting_id)
+        for ext in meeting.extensions:
+            if ext.extension_id == extension_id:
+                return ext
+        raise NotFound(message="The extension does not exist.")
+
+    async def add_extension(
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str | None,
+        type_: str | None,
+        values: Iterable[tuple[str, object]],
+    ) -> Extension:
+        await self.get(organizer_uri, meeting_id)
+        ext = check_extension(extension_id, type_, values, self._ids)
+        await self._repo.put_extension(organizer_uri, meeting_id, ext, None)
+        return ext
+
+    async def update_extension(
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str,
+        type_: str | None,
+        values: Iterable[tuple[str, object]],
+        if_match: frozenset[str],
+    ) -> Extension:
+        current = await self.extension(organizer_uri, meeting_id, extension_id)
+        _require_match(if_match, current.etag)
+        ext = check_extension(extension_id, type_, values, self._ids, current.put_guid)
+        while ext.etag == current.etag:
+            ext = replace(ext, etag=self._ids.etag())
+        await self._repo.put_extension(organizer_uri, meeting_id, ext, current.etag)
+        return ext
+
+    async def delete_extension(
+        self, organizer_uri: str, meeting_id: str, extension_id: str
+    ) -> None:
+        await self.get(organizer_uri, meeting_id)
+        if not await self._repo.delete_extension(organizer_uri, meeting_id, extension_id):
+            raise NotFound(message="The extension does not exist.")
+
+
+def _require_match(if_match: frozenset[str], etag: str) -> None:
+    if not if_match:
+        raise PreconditionRequired()
+    if etag not in if_match and "*" not in if_match:
+        raise PreconditionFailed()

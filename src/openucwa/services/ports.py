@@ -1,0 +1,99 @@
+"""Ports: what the use cases need from storage. Adapters live in ``openucwa.storage``.
+
+Every adapter passes the one contract suite in ``tests/storage/``. A write returns only after
+it is durably committed. Conditional writes (create-under-a-limit, compare-and-swap on an
+ETag) are single atomic operations of the port, so no use case ever needs a lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from openucwa.domain.applications import Application
+from openucwa.domain.errors import Conflict
+from openucwa.domain.meetings import Extension, OnlineMeeting
+from openucwa.domain.tokens import TokenRecord
+from openucwa.domain.users import User
+
+
+class DuplicateId(Conflict):
+    """A freshly minted id collided with a stored one; the caller re-mints and retries."""
+
+    def __init__(self) -> None:
+        super().__init__("AlreadyExists", "An id collided; retry.")
+
+
+class UserRepository(Protocol):
+    async def get(self, uri: str) -> User | None: ...
+    async def add(self, user: User) -> None:
+        """Raises Conflict(AlreadyExists) if the SIP URI is taken."""
+
+    async def list(self) -> Sequence[User]: ...
+    async def remove(self, uri: str) -> bool: ...
+    async def set_password(self, uri: str, password_hash: str) -> bool: ...
+
+
+class TokenStore(Protocol):
+    async def add(self, record: TokenRecord) -> None: ...
+    async def get(self, token_hash: str) -> TokenRecord | None: ...
+    async def revoke(self, token_hash: str) -> bool: ...
+    async def revoke_for_subject(self, subject_uri: str) -> int: ...
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
+class ApplicationRepository(Protocol):
+    async def get(self, app_id: str) -> Application | None: ...
+    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
+        """Return the owner's application with the same endpointId and instanceId, or store
+        ``app``. The bool says whether it was created. Raises Gone(TooManyApplications)
+        when the owner already has ``max_per_user``; DuplicateId on an id collision."""
+
+    async def save(self, app: Application) -> None: ...
+    async def touch(self, app_id: str, when: datetime) -> None: ...
+    async def delete(self, app_id: str) -> bool: ...
+    async def list_all(self) -> Sequence[Application]: ...
+
+
+class MeetingRepository(Protocol):
+    async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None: ...
+    async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]: ...
+    async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None: ...
+    async def find_by_user_part(self, user_part: str, meeting_id: str) -> OnlineMeeting | None: ...
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        """Store a new meeting. Raises Conflict(TooManyOnlineMeetings) when the organizer has
+        ``max_per_user`` scheduled meetings (the assigned one does not count), DuplicateId when
+        the meetingId (per organizer) or the conferenceId (global) is taken."""
+
+    async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
+        """Store ``meeting`` as the organizer's assigned meeting unless one exists; return it."""
+
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
+        """Compare-and-swap the writable properties: PreconditionFailed when the stored ETag
+        differs, NotFound when the meeting is gone."""
+
+    async def delete(self, organizer_uri: str, meeting_id: str) -> bool: ...
+    async def put_extension(
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension: Extension,
+        expected_etag: str | None,
+    ) -> None:
+        """``expected_etag`` None: create (Conflict AlreadyExists if the id is taken);
+        otherwise compare-and-swap an existing extension. NotFound if the meeting is gone."""
+
+    async def delete_extension(
+        self, organizer_uri: str, meeting_id: str, extension_id: str
+    ) -> bool: ...
+
+
+class Storage(Protocol):
+    users: UserRepository
+    tokens: TokenStore
+    applications: ApplicationRepository
+    meetings: MeetingRepository
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...

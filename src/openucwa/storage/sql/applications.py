@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from openucwa.domain.applications import Application
+from openucwa.domain.errors import Gone
+from openucwa.domain.ids import ApplicationId
+from openucwa.services.ports import DuplicateId
+from openucwa.storage.sql.engine import SqliteDatabase
+from openucwa.storage.sql.rows import dump, from_us, load, to_us
+
+_COLUMNS = (
+    "app_id, owner_uri, endpoint_id, instance_id, culture, user_agent, type, etag,"
+    " communication_etag, communication_put_guid, created_at, last_seen, available, sign_in_as,"
+    " supported_modalities, supported_message_formats"
+)
+
+
+def _app(row: tuple[object, ...]) -> Application:
+    (app_id, owner, endpoint, instance, culture, agent, type_, etag, c_etag, c_guid, created,
+     seen, available, sign_in_as, modalities, formats) = row  # fmt: skip
+    return Application(
+        app_id=ApplicationId(str(app_id)),
+        owner_uri=str(owner),
+        endpoint_id=str(endpoint),
+        instance_id=str(instance),
+        culture=str(culture),
+        user_agent=str(agent),
+        type=str(type_),
+        etag=str(etag),
+        communication_etag=str(c_etag),
+        communication_put_guid=str(c_guid),
+        created_at=from_us(int(str(created))),
+        last_seen=from_us(int(str(seen))),
+        available=bool(available),
+        sign_in_as=str(sign_in_as),
+        supported_modalities=tuple(load(str(modalities))),
+        supported_message_formats=tuple(load(str(formats))),
+    )
+
+
+def _values(app: Application) -> tuple[object, ...]:
+    return (
+        app.app_id,
+        app.owner_uri,
+        app.endpoint_id,
+        app.instance_id,
+        app.culture,
+        app.user_agent,
+        app.type,
+        app.etag,
+        app.communication_etag,
+        app.communication_put_guid,
+        to_us(app.created_at),
+        to_us(app.last_seen),
+        int(app.available),
+        app.sign_in_as,
+        dump(list(app.supported_modalities)),
+        dump(list(app.supported_message_formats)),
+    )
+
+
+class SqlApplicationRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def get(self, app_id: str) -> Application | None:
+        row = self._db.fetch_one(f"SELECT {_COLUMNS} FROM applications WHERE app_id = ?", (app_id,))
+        return _app(row) if row else None
+
+    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
+        def run(conn: sqlite3.Connection) -> tuple[Application, bool]:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM applications"
+                " WHERE owner_uri = ? AND endpoint_id = ? AND instance_id = ?",
+                (app.owner_uri, app.endpoint_id, app.instance_id),
+            ).fetchall()
+            if row:
+                return _app(row[0]), False
+            (count,) = conn.execute(
+                "SELECT count(*) FROM applications WHERE owner_uri = ?", (app.owner_uri,)
+            ).fetchone()
+            if count >= max_per_user:
+                raise Gone("TooManyApplications", "This user has too many applications.")
+            try:
+                conn.execute(
+                    f"INSERT INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                    _values(app),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateId() from None
+            return app, True
+
+        return await self._db.write(run)
+
+    async def save(self, app: Application) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"REPLACE INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                _values(app),
+            )
+
+        await self._db.write(run)
+
+    async def touch(self, app_id: str, when: datetime) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE applications SET last_seen = max(last_seen, ?) WHERE app_id = ?",
+                (to_us(when), app_id),
+            )
+
+        await self._db.write(run)
+
+    async def delete(self, app_id: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM applications WHERE app_id = ?", (app_id,)).rowcount > 0
+
+        return await self._db.write(run)
+
+    async def list_all(self) -> Sequence[Application]:
+        return [_app(r) for r in self._db.fetch_all(f"SELECT {_COLUMNS} FROM applications")]

@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
+from openucwa.domain.ids import MeetingId
+from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
+from openucwa.services.ports import DuplicateId
+from openucwa.storage.sql.engine import SqliteDatabase
+from openucwa.storage.sql.rows import dump, from_us, load, to_us
+
+_COLUMNS = (
+    "organizer_uri, meeting_id, online_meeting_rel, conference_id, conversation_guid, put_guid,"
+    " etag, subject, description, access_level, attendees, leaders, automatic_leader_assignment,"
+    " entry_exit_announcement, lobby_bypass_for_phone_users, phone_user_admission, expiration_time"
+)
+_EXT_COLUMNS = "extension_id, type, vals, etag, put_guid"
+
+
+def _extension(row: tuple[object, ...]) -> Extension:
+    ext_id, type_, vals, etag, put_guid = row
+    return Extension(
+        extension_id=str(ext_id),
+        type=str(type_),
+        values=tuple((str(k), v) for k, v in load(str(vals))),
+        etag=str(etag),
+        put_guid=str(put_guid),
+    )
+
+
+def _values(m: OnlineMeeting) -> tuple[object, ...]:
+    return (
+        m.organizer_uri,
+        m.meeting_id,
+        m.online_meeting_rel,
+        m.conference_id,
+        m.conversation_guid,
+        m.put_guid,
+        m.etag,
+        m.subject,
+        m.description,
+        m.access_level,
+        dump(list(m.attendees)),
+        dump(list(m.leaders)),
+        m.automatic_leader_assignment,
+        m.entry_exit_announcement,
+        m.lobby_bypass_for_phone_users,
+        m.phone_user_admission,
+        to_us(m.expiration_time),
+    )
+
+
+_INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 18)})"
+
+
+def _insert(conn: sqlite3.Connection, m: OnlineMeeting) -> None:
+    try:
+        conn.execute(_INSERT, (*_values(m), m.organizer_user_part))
+    except sqlite3.IntegrityError:
+        raise DuplicateId() from None
+
+
+class SqlMeetingRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def _meeting(self, row: tuple[object, ...]) -> OnlineMeeting:
+        (organizer, meeting_id, rel, conference_id, conv_guid, put_guid, etag, subject,
+         description, access_level, attendees, leaders, ala, eea, lobby_bypass, pua,
+         expiration) = row  # fmt: skip
+        extensions = self._db.fetch_all(
+            f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
+            " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq",
+            (organizer, meeting_id),
+        )
+        return OnlineMeeting(
+            meeting_id=MeetingId(str(meeting_id)),
+            organizer_uri=str(organizer),
+            online_meeting_rel=str(rel),
+            conference_id=str(conference_id),
+            conversation_guid=str(conv_guid),
+            put_guid=str(put_guid),
+            etag=str(etag),
+            subject=str(subject),
+            description=str(description),
+            access_level=str(access_level),
+            attendees=tuple(load(str(attendees))),
+            leaders=tuple(load(str(leaders))),
+            automatic_leader_assignment=str(ala),
+            entry_exit_announcement=str(eea),
+            lobby_bypass_for_phone_users=str(lobby_bypass),
+            phone_user_admission=str(pua),
+            expiration_time=from_us(int(str(expiration))),
+            extensions=tuple(_extension(e) for e in extensions),
+        )
+
+    async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None:
+        row = self._db.fetch_one(
+            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
+            (organizer_uri, meeting_id),
+        )
+        return self._meeting(row) if row else None
+
+    async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
+        rows = self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_uri = ? ORDER BY rowid",
+            (organizer_uri,),
+        )
+        return [self._meeting(r) for r in rows]
+
+    async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None:
+        row = self._db.fetch_one(
+            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_uri = ? AND online_meeting_rel = ?",
+            (organizer_uri, ASSIGNED),
+        )
+        return self._meeting(row) if row else None
+
+    async def find_by_user_part(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
+        row = self._db.fetch_one(
+            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_user_part = ? AND meeting_id = ?",
+            (user_part.lower(), meeting_id),
+        )
+        return self._meeting(row) if row else None
+
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM meetings WHERE organizer_uri = ? AND online_meeting_rel = ?",
+                (meeting.organizer_uri, SCHEDULED),
+            ).fetchone()
+            if count >= max_per_user:
+                raise Conflict("TooManyOnlineMeetings", "This user has too many online meetings.")
+            _insert(conn, meeting)
+
+        await self._db.write(run)
+
+    async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM meetings WHERE organizer_uri = ? AND online_meeting_rel = ?",
+                (meeting.organizer_uri, ASSIGNED),
+            ).fetchall()
+            if row:
+                return False
+            _insert(conn, meeting)
+            return True
+
+        await self._db.write(run)
+        stored = await self.get_assigned(meeting.organizer_uri)
+        assert stored is not None
+        return stored
+
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT etag FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
+                (meeting.organizer_uri, meeting.meeting_id),
+            ).fetchall()
+            if not row:
+                raise NotFound(message="The meeting does not exist.")
+            if row[0][0] != expected_etag:
+                raise PreconditionFailed()
+            conn.execute(
+                "UPDATE meetings SET etag = ?, subject = ?, description = ?, access_level = ?,"
+                " attendees = ?, leaders = ?, automatic_leader_assignment = ?,"
+                " entry_exit_announcement = ?, lobby_bypass_for_phone_users = ?,"
+                " phone_user_admission = ?, expiration_time = ?"
+                " WHERE organizer_uri = ? AND meeting_id = ?",
+                (*_values(meeting)[6:], meeting.organizer_uri, meeting.meeting_id),
+            )
+
+        await self._db.write(run)
+
+    async def delete(self, organizer_uri: str, meeting_id: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
+                (organizer_uri, meeting_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._db.write(run)
+
+    async def put_extension(
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension: Extension,
+        expected_etag: str | None,
+    ) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            exists = conn.execute(
+                "SELECT 1 FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
+                (organizer_uri, meeting_id),
+            ).fetchall()
+            if not exists:
+                raise NotFound(message="The meeting does not exist.")
+            row = conn.execute(
+                "SELECT etag, seq FROM meeting_extensions"
+                " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id = ?",
+                (organizer_uri, meeting_id, extension.extension_id),
+            ).fetchall()
+            vals = dump([[k, v] for k, v in extension.values])
+            if expected_etag is None:
+                if row:
+                    raise Conflict("AlreadyExists", "An extension with this id already exists.")
+                (seq,) = conn.execute(
+                    "SELECT coalesce(max(seq), 0) + 1 FROM meeting_extensions"
+                    " WHERE organizer_uri = ? AND meeting_id = ?",
+                    (organizer_uri, meeting_id),
+                ).fetchone()
+            else:
+                if not row:
+                    raise NotFound(message="The extension does not exist.")
+                if row[0][0] != expected_etag:
+                    raise PreconditionFailed()
+                seq = row[0][1]
+            conn.execute(
+                f"REPLACE INTO meeting_extensions (organizer_uri, meeting_id, {_EXT_COLUMNS}, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    organizer_uri,
+                    meeting_id,
+                    extension.extension_id,
+                    extension.type,
+                    vals,
+                    extension.etag,
+                    extension.put_guid,
+                    seq,
+                ),
+            )
+
+        await self._db.write(run)
+
+    async def delete_extension(
+        self, organizer_uri: str, meeting_id: str, extension_id: str
+    ) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM meeting_extensions"
+                " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id = ?",
+                (organizer_uri, meeting_id, extension_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._db.write(run)

@@ -1,0 +1,38 @@
+"""What the web edge is handed by the composition root: wired services and edge limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from openucwa.auth.grants import SignIn
+from openucwa.auth.tokens import Tokens
+from openucwa.domain.clock import Clock
+from openucwa.domain.users import Organization
+from openucwa.services.applications import ApplicationService
+from openucwa.services.meetings import MeetingService
+from openucwa.services.ports import UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    max_body_bytes: int = 256 * 1024
+    meet_url: str = ""  # base of joinUrl; "" = this server's own origin
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    applications: ApplicationService
+    meetings: MeetingService
+    tokens: Tokens
+    sign_in: SignIn
+    users: UserRepository
+    organization: Organization
+    clock: Clock
+    edge: EdgeConfig
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

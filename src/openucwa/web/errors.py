@@ -1,0 +1,67 @@
+"""The one table from UCWA error code to HTTP status, and the handlers that render errors.
+
+No other module picks an HTTP status for an error. Anything unexpected becomes a bare
+500 ServiceFailure body: the traceback goes to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openucwa.domain.errors import UcwaError
+from openucwa.representation.resource import ErrorBody
+from openucwa.web.respond import render_error
+
+log = logging.getLogger("openucwa.web")
+
+STATUS: dict[str, int] = {
+    "BadRequest": 400,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "MethodNotAllowed": 405,
+    "NotAcceptable": 406,
+    "Conflict": 409,
+    "Gone": 410,
+    "PreconditionFailed": 412,
+    "EntityTooLarge": 413,
+    "UnsupportedMediaType": 415,
+    "PreconditionRequired": 428,
+    "TooManyRequests": 429,
+    "ServiceFailure": 500,
+    "ServiceUnavailable": 503,
+    "Timeout": 504,
+}
+
+_BY_STATUS = {
+    404: ErrorBody("NotFound", None, "The requested resource was not found."),
+    405: ErrorBody("MethodNotAllowed", None, "The method is not supported on this resource."),
+}
+
+
+def body_of(error: UcwaError) -> ErrorBody:
+    return ErrorBody(error.code, error.subcode, error.message, error.parameters)
+
+
+async def ucwa_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UcwaError)
+    return render_error(request, STATUS.get(exc.code, 500), body_of(exc))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = _BY_STATUS.get(exc.status_code) or ErrorBody("BadRequest", None, str(exc.detail))
+    headers = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+    return render_error(request, exc.status_code, body, headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return render_error(
+        request,
+        500,
+        ErrorBody("ServiceFailure", None, "The server encountered an error. Please try again."),
+    )

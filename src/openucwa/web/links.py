@@ -1,0 +1,93 @@
+"""Every href the server mints is made here, from the route table (``url_path_for``).
+
+Inside resources hrefs are host-relative (``/ucwa/…``); discovery documents carry absolute
+ones on the origin the client used (honouring ``X-Forwarded-Proto``/``X-Forwarded-Host``).
+Paths whose resources arrive in later releases (events, batch, conversations, invitations)
+are derived from their parent's route here too, so the layout stays in one file.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+
+
+class Links:
+    __slots__ = ("_request", "_app_paths")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._app_paths: dict[str, str] = {}
+
+    def path(self, name: str, **params: str) -> str:
+        return str(self._request.app.url_path_for(name, **params))
+
+    # -- discovery (absolute) ------------------------------------------------------------
+
+    def origin(self) -> str:
+        headers = self._request.headers
+        scheme = headers.get("x-forwarded-proto") or self._request.url.scheme
+        host = headers.get("x-forwarded-host") or headers.get("host") or self._request.url.netloc
+        return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}"
+
+    def absolute(self, name: str, query: dict[str, str] | None = None, **params: str) -> str:
+        url = self.origin() + self.path(name, **params)
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def root(self, domain: str) -> str:
+        return self.absolute("autodiscover_root", {"originalDomain": domain})
+
+    def user(self, domain: str | None) -> str:
+        return self.absolute("user", {"originalDomain": domain} if domain else None)
+
+    def user_self(self) -> str:
+        return self.absolute("user_self")
+
+    def xframe(self) -> str:
+        return self.absolute("xframe")
+
+    def token(self) -> str:
+        return self.absolute("token")
+
+    def applications_absolute(self) -> str:
+        return self.absolute("applications")
+
+    # -- under an application (relative) -------------------------------------------------
+
+    def application(self, app_id: str) -> str:
+        found = self._app_paths.get(app_id)
+        if found is None:
+            found = self.path("application", app_id=app_id)
+            self._app_paths[app_id] = found
+        return found
+
+    def app_child(self, name: str, app_id: str, **params: str) -> str:
+        return self.path(name, app_id=app_id, **params)
+
+    def events(self, app_id: str, ack: int) -> str:
+        return f"{self.application(app_id)}/events?ack={ack}"
+
+    def batch(self, app_id: str) -> str:
+        return f"{self.application(app_id)}/batch"
+
+    def photo(self, app_id: str, address: str) -> str:
+        return self.path("photo", app_id=app_id, address=address)
+
+    def communication_child(self, app_id: str, leaf: str) -> str:
+        return f"{self.path('communication', app_id=app_id)}/{leaf}"
+
+    def meeting(self, app_id: str, meeting_id: str) -> str:
+        return self.path("my_online_meeting", app_id=app_id, meeting_id=meeting_id)
+
+    def extensions(self, app_id: str, meeting_id: str) -> str:
+        return self.path("extensions", app_id=app_id, meeting_id=meeting_id)
+
+    def extension(self, app_id: str, meeting_id: str, extension_id: str) -> str:
+        return self.path(
+            "extension", app_id=app_id, meeting_id=meeting_id, extension_id=quote(extension_id, "")
+        )
+
+    def join_url(self, base: str, user_part: str, meeting_id: str) -> str:
+        root = base.rstrip("/") if base else self.origin()
+        return root + self.path("join_page", user_part=user_part, meeting_id=meeting_id)

@@ -1,0 +1,42 @@
+"""The page a joinUrl opens: names the meeting (the browser join client comes later)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from openucwa.web.context import services
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<main>
+<h1>{title}</h1>
+{body}
+</main>
+</body></html>
+"""
+
+
+async def join_page(request: Request) -> Response:
+    svc = services(request)
+    meeting = await svc.meetings.find_for_join_page(
+        request.path_params["user_part"], request.path_params["meeting_id"]
+    )
+    if meeting is None:
+        page = _PAGE.format(
+            title="Meeting not found", body="<p>This meeting does not exist or was deleted.</p>"
+        )
+        return HTMLResponse(page, status_code=404)
+    organizer = await svc.users.get(meeting.organizer_uri)
+    name = organizer.name if organizer else meeting.organizer_uri
+    subject = meeting.subject or "Online meeting"
+    body = (
+        f"<p>Organizer: {escape(name)} ({escape(meeting.organizer_uri)})</p>"
+        f"<p>Meeting id: <code>{escape(meeting.meeting_id)}</code></p>"
+        f'<p>Conference URI: <code id="uri">{escape(meeting.online_meeting_uri)}</code></p>'
+    )
+    return HTMLResponse(_PAGE.format(title=escape(subject), body=body))

@@ -1,0 +1,101 @@
+"""Turning a Resource (or an error body) into an HTTP response: negotiation, ETag, gzip."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openucwa.representation import json_codec, xml_codec
+from openucwa.representation.media_types import negotiate
+from openucwa.representation.resource import ErrorBody, Resource
+
+COMMON_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Pragma": "no-cache",
+    "Expires": "-1",
+    "X-MS-UcwaVersion": "2.0",
+}
+GZIP_MIN_BYTES = 0  # some clients gunzip every GET body they asked gzip for
+
+
+def _wants_gzip(request: Request) -> bool:
+    if request.method != "GET":
+        return False
+    accept = request.headers.get("accept-encoding")
+    return accept is not None and "gzip" in accept.lower()
+
+
+def _finish(
+    request: Request, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
+) -> Response:
+    all_headers = dict(COMMON_HEADERS)
+    all_headers.update(headers)
+    if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+        body = gzip.compress(body, compresslevel=5)
+        all_headers["Content-Encoding"] = "gzip"
+        all_headers["Vary"] = "Accept-Encoding"
+    return Response(body, status_code=status, headers=all_headers, media_type=content_type)
+
+
+def render(
+    request: Request,
+    resource: Resource,
+    status: int = 200,
+    etag: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    negotiated = negotiate(request.headers.get("accept"))
+    extra = dict(headers or {})
+    if etag is not None:
+        extra["ETag"] = f'"{etag}"'
+        if request.method == "GET" and etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={**COMMON_HEADERS, **extra})
+    codec = json_codec if negotiated.format == "json" else xml_codec
+    return _finish(request, status, codec.encode(resource), negotiated.content_type, extra)
+
+
+def render_error(
+    request: Request, status: int, error: ErrorBody, headers: Mapping[str, str] | None = None
+) -> Response:
+    negotiated = negotiate(request.headers.get("accept"))
+    codec = json_codec if negotiated.format == "json" else xml_codec
+    return _finish(
+        request, status, codec.encode_error(error), negotiated.content_type, headers or {}
+    )
+
+
+def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=status, headers={**COMMON_HEADERS, **(headers or {})})
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-Match / If-None-Match comparison ignoring quotes and a weak ``W/`` prefix."""
+    if header is None:
+        return False
+    for candidate in header.split(","):
+        value = candidate.strip()
+        if value == "*":
+            return True
+        if value[:2] in ("W/", "w/"):
+            value = value[2:]
+        if value.strip('"') == etag:
+            return True
+    return False
+
+
+def parse_if_match(header: str | None) -> frozenset[str]:
+    """The ETags an If-Match header names (quotes and ``W/`` removed); empty when absent."""
+    if header is None:
+        return frozenset()
+    found = set()
+    for candidate in header.split(","):
+        value = candidate.strip()
+        if value[:2] in ("W/", "w/"):
+            value = value[2:]
+        value = value.strip('"')
+        if value:
+            found.add(value)
+    return frozenset(found)

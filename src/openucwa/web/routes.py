@@ -1,0 +1,125 @@
+"""The whole URL table (trace-style layout, spec §1.2)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from openucwa.web.resources import (
+    application as app,
+    discovery,
+    extensions as ext,
+    join_page,
+    my_online_meetings as mine,
+    online_meetings as om,
+    token,
+)
+
+APP = "/ucwa/oauth/v1/applications/{app_id:str}"
+MEETINGS = APP + "/onlineMeetings"
+MEETING = MEETINGS + "/myOnlineMeetings/{meeting_id:str}"
+
+ROUTES = [
+    # discovery and sign-in
+    Route("/", discovery.root, methods=["GET"], name="root"),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root",
+        discovery.root,
+        methods=["GET"],
+        name="autodiscover_root",
+    ),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root/oauth/user",
+        discovery.user,
+        methods=["GET"],
+        name="user",
+    ),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root/user",
+        discovery.user,
+        methods=["GET"],
+        name="user_self",
+    ),
+    Route("/Autodiscover/XFrame/XFrame.html", discovery.xframe, methods=["GET"], name="xframe"),
+    Route("/xframe", discovery.xframe, methods=["GET"], name="xframe_short"),
+    Route("/WebTicket/oauthtoken", token.token, methods=["POST"], name="token"),
+    # applications
+    Route(
+        "/ucwa/oauth/v1/applications", app.create_application, methods=["POST"], name="applications"
+    ),
+    Route(APP, app.get_application, methods=["GET"], name="application"),
+    Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
+    Route(APP + "/me", app.get_me, methods=["GET"], name="me"),
+    Route(
+        APP + "/me/makeMeAvailable",
+        app.make_me_available,
+        methods=["POST"],
+        name="make_me_available",
+    ),
+    Route(APP + "/people", app.get_people, methods=["GET"], name="people"),
+    Route(APP + "/photos/{address:str}", app.get_photo, methods=["GET"], name="photo"),
+    Route(APP + "/policies", app.get_policies, methods=["GET"], name="app_policies"),
+    Route(APP + "/communication", app.get_communication, methods=["GET"], name="communication"),
+    # scheduling
+    Route(MEETINGS, om.get_dashboard, methods=["GET"], name="online_meetings"),
+    Route(
+        MEETINGS + "/defaultValues", om.get_default_values, methods=["GET"], name="default_values"
+    ),
+    Route(
+        MEETINGS + "/eligibleValues",
+        om.get_eligible_values,
+        methods=["GET"],
+        name="eligible_values",
+    ),
+    Route(MEETINGS + "/policies", om.get_policies, methods=["GET"], name="meeting_policies"),
+    Route(
+        MEETINGS + "/customInvitation",
+        om.get_custom_invitation,
+        methods=["GET"],
+        name="custom_invitation",
+    ),
+    Route(
+        MEETINGS + "/phoneDialInInformation",
+        om.get_phone_dial_in,
+        methods=["GET"],
+        name="phone_dial_in",
+    ),
+    Route(
+        MEETINGS + "/myOnlineMeetings",
+        mine.list_meetings,
+        methods=["GET"],
+        name="my_online_meetings",
+    ),
+    Route(
+        MEETINGS + "/myOnlineMeetings",
+        mine.create_meeting,
+        methods=["POST"],
+        name="my_online_meetings_post",
+    ),
+    Route(MEETING, mine.get_meeting, methods=["GET"], name="my_online_meeting"),
+    Route(MEETING, mine.put_meeting, methods=["PUT"], name="my_online_meeting_put"),
+    Route(MEETING, mine.delete_meeting, methods=["DELETE"], name="my_online_meeting_delete"),
+    Route(MEETING + "/extensions", ext.list_extensions, methods=["GET"], name="extensions"),
+    Route(MEETING + "/extensions", ext.create_extension, methods=["POST"], name="extensions_post"),
+    Route(
+        MEETING + "/extensions/{extension_id:str}",
+        ext.get_extension,
+        methods=["GET"],
+        name="extension",
+    ),
+    Route(
+        MEETING + "/extensions/{extension_id:str}",
+        ext.put_extension,
+        methods=["PUT"],
+        name="extension_put",
+    ),
+    Route(
+        MEETING + "/extensions/{extension_id:str}",
+        ext.delete_extension,
+        methods=["DELETE"],
+        name="extension_delete",
+    ),
+    # the joinUrl page: https://{host}/{organizer user part}/{onlineMeetingId}
+    Route(
+        "/{user_part:str}/{meeting_id:str}", join_page.join_page, methods=["GET"], name="join_page"
+    ),
+]

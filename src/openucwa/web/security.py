@@ -1,0 +1,49 @@
+"""Bearer authentication and the MsRtcOAuth 401 challenge (spec §2.1.5)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openucwa.auth.grants import OFFERED_GRANTS
+from openucwa.domain.users import Caller
+from openucwa.web.context import services
+from openucwa.web.links import Links
+from openucwa.web.respond import COMMON_HEADERS
+
+_UNAUTHORIZED_PAGE = (
+    b"<!DOCTYPE html><html><head><title>401 - Unauthorized</title></head>"
+    b"<body><h1>401 - Unauthorized: Access is denied due to invalid credentials.</h1>"
+    b"</body></html>"
+)
+
+
+class Unauthorized(Exception):
+    """No token, an unknown one, an expired or a revoked one."""
+
+
+async def authenticate(request: Request) -> Caller:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    caller = await services(request).tokens.verify(token.strip())
+    if caller is None:
+        raise Unauthorized()
+    return caller
+
+
+def challenge_header(request: Request) -> str:
+    token_url = Links(request).token()
+    return (
+        'Bearer trusted_issuers="", client_id="00000004-0000-0ff1-ce00-000000000000", '
+        f'MsRtcOAuth href="{token_url}",grant_type="{",".join(OFFERED_GRANTS)}"'
+    )
+
+
+async def challenge(request: Request, exc: Exception) -> Response:
+    headers = {**COMMON_HEADERS, "WWW-Authenticate": challenge_header(request)}
+    body = b"" if request.method == "HEAD" else _UNAUTHORIZED_PAGE
+    return Response(body, status_code=401, headers=headers, media_type="text/html")
