@@ -11,6 +11,20 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+_ROUTES_BY_NAME: dict[int, dict[str, BaseRoute]] = {}
+
+
+def _named_routes(request: Request) -> dict[str, BaseRoute]:
+    """Name -> route, built once per router. Starlette's own ``url_path_for`` walks the whole
+    table raising an exception per non-matching route; this looks the route up directly."""
+    router = request.app.router
+    found = _ROUTES_BY_NAME.get(id(router))
+    if found is None:
+        found = {r.name: r for r in router.routes if isinstance(r, Route)}
+        _ROUTES_BY_NAME[id(router)] = found
+    return found
 
 
 class Links:
@@ -21,7 +35,10 @@ class Links:
         self._app_paths: dict[str, str] = {}
 
     def path(self, name: str, **params: str) -> str:
-        return str(self._request.app.url_path_for(name, **params))
+        route = _named_routes(self._request).get(name)
+        if route is None:
+            return str(self._request.app.url_path_for(name, **params))
+        return str(route.url_path_for(name, **params))
 
     # -- discovery (absolute) ------------------------------------------------------------
 

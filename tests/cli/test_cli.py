@@ -1,0 +1,169 @@
+"""The operator CLI through click's runner: migrate, users add/list/remove/passwd, env vars."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from openucwa.auth.passwords import Passwords
+from openucwa.cli import main
+from openucwa.domain.tokens import TokenRecord
+from openucwa.settings import Settings, from_env
+from openucwa.storage.sql import SqliteStorage
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
+    result = CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def fail(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code != 0
+    return result.output
+
+
+def test_migrate_is_idempotent(db: str, tmp_path: Path) -> None:
+    assert "applied" in run("migrate", "--database", db)
+    assert "up to date" in run("migrate", "--database", db)
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "cli.db").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
+    assert {"users", "tokens", "applications", "meetings", "meeting_extensions"} <= tables
+
+
+def test_users_add_list_remove(db: str, tmp_path: Path) -> None:
+    run("migrate", "--database", db)
+    out = run(
+        "users",
+        "add",
+        "Alice@Contoso.com",
+        "--name",
+        "Alice C",
+        "--password",
+        "pw1",
+        "--database",
+        db,
+    )
+    assert "added sip:alice@contoso.com" in out
+    assert "sip:alice@contoso.com\tAlice C" in run("users", "list", "--database", db)
+    assert "already exists" in fail(
+        "users", "add", "alice@contoso.com", "--name", "A", "--password", "x", "--database", db
+    )
+    stored = (
+        sqlite3.connect(tmp_path / "cli.db")
+        .execute("SELECT password_hash FROM users WHERE uri = 'sip:alice@contoso.com'")
+        .fetchone()[0]
+    )
+    assert stored.startswith("$argon2id$") and "pw1" not in stored
+    assert Passwords().verify(stored, "pw1")
+    assert "removed" in run("users", "remove", "alice@contoso.com", "--database", db)
+    assert "alice" not in run("users", "list", "--database", db)
+    assert "no such user" in fail("users", "remove", "alice@contoso.com", "--database", db)
+
+
+def test_users_add_prompts_for_the_password(db: str) -> None:
+    run("migrate", "--database", db)
+    run(
+        "users",
+        "add",
+        "bob@contoso.com",
+        "--name",
+        "Bob",
+        "--database",
+        db,
+        input="secret\nsecret\n",
+    )
+    assert "sip:bob@contoso.com" in run("users", "list", "--database", db)
+
+
+def test_bad_sip_address_is_refused(db: str) -> None:
+    run("migrate", "--database", db)
+    assert "not a SIP address" in fail(
+        "users", "add", "nobody", "--name", "N", "--password", "p", "--database", db
+    )
+
+
+def test_passwd_changes_the_hash_and_revokes_tokens(db: str, tmp_path: Path) -> None:
+    run("migrate", "--database", db)
+    run(
+        "users",
+        "add",
+        "carol@contoso.com",
+        "--name",
+        "Carol",
+        "--password",
+        "old",
+        "--database",
+        db,
+    )
+
+    async def add_token() -> None:
+        storage = SqliteStorage(db)
+        await storage.start()
+        now = datetime.now(UTC)
+        await storage.tokens.add(
+            TokenRecord("h1", "sip:carol@contoso.com", "user", now, now + timedelta(hours=1))
+        )
+        await storage.close()
+
+    asyncio.run(add_token())
+    assert "tokens revoked" in run(
+        "users", "passwd", "carol@contoso.com", "--password", "new", "--database", db
+    )
+    conn = sqlite3.connect(tmp_path / "cli.db")
+    stored = conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert Passwords().verify(stored, "new") and not Passwords().verify(stored, "old")
+    assert conn.execute("SELECT revoked FROM tokens WHERE token_hash = 'h1'").fetchone()[0] == 1
+
+
+def test_database_comes_from_the_environment(db: str) -> None:
+    env = {"OPENUCWA_DATABASE": db}
+    run("migrate", env=env)
+    run("users", "add", "dave@contoso.com", "--name", "Dave", "--password", "p", env=env)
+    assert "sip:dave@contoso.com" in run("users", "list", "--database", db)
+
+
+def test_settings_read_every_variable() -> None:
+    settings = from_env(
+        {
+            "OPENUCWA_PORT": "9000",
+            "OPENUCWA_DEMO": "true",
+            "OPENUCWA_DOMAINS": "Contoso.com, fabrikam.com",
+            "OPENUCWA_HOUSEKEEPING_INTERVAL": "2.5",
+            "OPENUCWA_MAX_MEETINGS_PER_USER": "7",
+        },
+        port=None,
+        host="0.0.0.0",
+    )
+    assert settings == Settings(
+        port=9000,
+        demo=True,
+        domains="Contoso.com, fabrikam.com",
+        housekeeping_interval=2.5,
+        max_meetings_per_user=7,
+        host="0.0.0.0",
+    )
+    assert settings.domain_set == frozenset({"contoso.com", "fabrikam.com"})
+
+
+def test_serve_refuses_an_unmigrated_database(db: str) -> None:
+    async def start() -> None:
+        await SqliteStorage(db).start()
+
+    with pytest.raises(RuntimeError, match="openucwa migrate"):
+        asyncio.run(start())
