@@ -11,42 +11,48 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
-_ROUTES_BY_NAME: dict[int, dict[str, BaseRoute]] = {}
+_TEMPLATES: dict[int, dict[str, str]] = {}
 
 
-def _named_routes(request: Request) -> dict[str, BaseRoute]:
-    """Name -> route, built once per router. Starlette's own ``url_path_for`` walks the whole
-    table raising an exception per non-matching route; this looks the route up directly."""
+def _templates(request: Request) -> dict[str, str]:
+    """Route name -> path template (``/ucwa/…/{app_id}``), built once per router. Starlette's
+    own ``url_path_for`` walks the whole table raising an exception per non-matching route."""
     router = request.app.router
-    found = _ROUTES_BY_NAME.get(id(router))
+    found = _TEMPLATES.get(id(router))
     if found is None:
-        found = {r.name: r for r in router.routes if isinstance(r, Route)}
-        _ROUTES_BY_NAME[id(router)] = found
+        found = {r.name: r.path_format for r in router.routes if isinstance(r, Route)}
+        _TEMPLATES[id(router)] = found
     return found
 
 
 class Links:
-    __slots__ = ("_request", "_app_paths")
+    __slots__ = ("_request", "_app_paths", "_origin")
 
     def __init__(self, request: Request) -> None:
         self._request = request
         self._app_paths: dict[str, str] = {}
+        self._origin: str | None = None
 
     def path(self, name: str, **params: str) -> str:
-        route = _named_routes(self._request).get(name)
-        if route is None:
-            return str(self._request.app.url_path_for(name, **params))
-        return str(route.url_path_for(name, **params))
+        """The path of route ``name``. Values are our own ids (never containing ``/``) or are
+        percent-encoded by the caller."""
+        return _templates(self._request)[name].format_map(params)
 
     # -- discovery (absolute) ------------------------------------------------------------
 
     def origin(self) -> str:
-        headers = self._request.headers
-        scheme = headers.get("x-forwarded-proto") or self._request.url.scheme
-        host = headers.get("x-forwarded-host") or headers.get("host") or self._request.url.netloc
-        return f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}"
+        if self._origin is None:
+            headers = self._request.headers
+            scope = self._request.scope
+            scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+            host = headers.get("x-forwarded-host") or headers.get("host")
+            if not host:
+                server = scope.get("server") or ("localhost", 80)
+                host = f"{server[0]}:{server[1]}"
+            self._origin = f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}"
+        return self._origin
 
     def absolute(self, name: str, query: dict[str, str] | None = None, **params: str) -> str:
         url = self.origin() + self.path(name, **params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from openucwa.web.resources import (
@@ -14,51 +15,27 @@ from openucwa.web.resources import (
     token,
 )
 
+
+class MeetingIdConvertor(Convertor[str]):
+    """An onlineMeetingId: 8 letters or digits (so /WebTicket/oauthtoken is not a join page)."""
+
+    regex = "[A-Za-z0-9]{8}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("meetingid", MeetingIdConvertor())
+
 APP = "/ucwa/oauth/v1/applications/{app_id:str}"
 MEETINGS = APP + "/onlineMeetings"
 MEETING = MEETINGS + "/myOnlineMeetings/{meeting_id:str}"
 
 ROUTES = [
-    # discovery and sign-in
-    Route("/", discovery.root, methods=["GET"], name="root"),
-    Route(
-        "/Autodiscover/AutodiscoverService.svc/root",
-        discovery.root,
-        methods=["GET"],
-        name="autodiscover_root",
-    ),
-    Route(
-        "/Autodiscover/AutodiscoverService.svc/root/oauth/user",
-        discovery.user,
-        methods=["GET"],
-        name="user",
-    ),
-    Route(
-        "/Autodiscover/AutodiscoverService.svc/root/user",
-        discovery.user,
-        methods=["GET"],
-        name="user_self",
-    ),
-    Route("/Autodiscover/XFrame/XFrame.html", discovery.xframe, methods=["GET"], name="xframe"),
-    Route("/xframe", discovery.xframe, methods=["GET"], name="xframe_short"),
-    Route("/WebTicket/oauthtoken", token.token, methods=["POST"], name="token"),
-    # applications
-    Route(
-        "/ucwa/oauth/v1/applications", app.create_application, methods=["POST"], name="applications"
-    ),
-    Route(APP, app.get_application, methods=["GET"], name="application"),
-    Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
-    Route(APP + "/me", app.get_me, methods=["GET"], name="me"),
-    Route(
-        APP + "/me/makeMeAvailable",
-        app.make_me_available,
-        methods=["POST"],
-        name="make_me_available",
-    ),
-    Route(APP + "/people", app.get_people, methods=["GET"], name="people"),
-    Route(APP + "/photos/{address:str}", app.get_photo, methods=["GET"], name="photo"),
-    Route(APP + "/policies", app.get_policies, methods=["GET"], name="app_policies"),
-    Route(APP + "/communication", app.get_communication, methods=["GET"], name="communication"),
+    # Hot routes first: Starlette's router tries them in order.
     # scheduling
     Route(MEETINGS, om.get_dashboard, methods=["GET"], name="online_meetings"),
     Route(
@@ -118,6 +95,47 @@ ROUTES = [
         methods=["DELETE"],
         name="extension_delete",
     ),
+    # applications
+    Route(
+        "/ucwa/oauth/v1/applications", app.create_application, methods=["POST"], name="applications"
+    ),
+    Route(APP, app.get_application, methods=["GET"], name="application"),
+    Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
+    Route(APP + "/me", app.get_me, methods=["GET"], name="me"),
+    Route(
+        APP + "/me/makeMeAvailable",
+        app.make_me_available,
+        methods=["POST"],
+        name="make_me_available",
+    ),
+    Route(APP + "/people", app.get_people, methods=["GET"], name="people"),
+    Route(APP + "/photos/{address:str}", app.get_photo, methods=["GET"], name="photo"),
+    Route(APP + "/policies", app.get_policies, methods=["GET"], name="app_policies"),
+    Route(APP + "/communication", app.get_communication, methods=["GET"], name="communication"),
+    # discovery and sign-in
+    Route("/", discovery.root, methods=["GET"], name="root"),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root",
+        discovery.root,
+        methods=["GET"],
+        name="autodiscover_root",
+    ),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root/oauth/user",
+        discovery.user,
+        methods=["GET"],
+        name="user",
+    ),
+    Route(
+        "/Autodiscover/AutodiscoverService.svc/root/user",
+        discovery.user,
+        methods=["GET"],
+        name="user_self",
+    ),
+    Route("/Autodiscover/XFrame/XFrame.html", discovery.xframe, methods=["GET"], name="xframe"),
+    Route("/xframe", discovery.xframe, methods=["GET"], name="xframe_short"),
+    # every method, so that GET is a 405 here and not a join-page 404 (token.py checks POST)
+    Route("/WebTicket/oauthtoken", token.token, methods=token.ANY_METHOD, name="token"),
     # the joinUrl page: https://{host}/{organizer user part}/{onlineMeetingId}
     Route(
         "/{user_part:str}/{meeting_id:str}", join_page.join_page, methods=["GET"], name="join_page"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openucwa.storage.cached import CachedApplications, CachedMeetings, CachedTokens
 from openucwa.storage.sql.applications import SqlApplicationRepository
 from openucwa.storage.sql.engine import SqliteDatabase, migrate
 from openucwa.storage.sql.meetings import SqlMeetingRepository
@@ -10,12 +11,22 @@ from openucwa.storage.sql.users import SqlUserRepository
 
 
 class SqliteStorage:
-    def __init__(self, url: str) -> None:
+    """SQLite behind the ports. One server process owns the file, so applications and meetings
+    are cached write-through (``storage/cached.py``); ``cached=False`` gives the bare adapter."""
+
+    def __init__(self, url: str, cached: bool = True) -> None:
         self.db = SqliteDatabase(url)
         self.users = SqlUserRepository(self.db)
-        self.tokens = SqlTokenStore(self.db)
-        self.applications = SqlApplicationRepository(self.db)
-        self.meetings = SqlMeetingRepository(self.db)
+        tokens = SqlTokenStore(self.db)
+        applications = SqlApplicationRepository(self.db)
+        meetings = SqlMeetingRepository(self.db)
+        self.tokens: SqlTokenStore | CachedTokens = CachedTokens(tokens) if cached else tokens
+        self.applications: SqlApplicationRepository | CachedApplications = (
+            CachedApplications(applications) if cached else applications
+        )
+        self.meetings: SqlMeetingRepository | CachedMeetings = (
+            CachedMeetings(meetings) if cached else meetings
+        )
 
     async def start(self) -> None:
         await self.db.start()

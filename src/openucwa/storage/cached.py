@@ -1,0 +1,185 @@
+"""Read-through, write-through caches in front of the SQL repositories.
+
+Valid because one server process owns a SQLite database: every change to applications and
+meetings goes through these objects, so they can keep their copies exact. Tokens are the
+exception: ``openucwa users passwd``/``remove`` revoke them from another process, so a cached
+token is re-read from the database after ``token_ttl`` seconds. Caches are bounded; the oldest
+entries go first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from openucwa.domain.applications import Application
+from openucwa.domain.meetings import Extension, OnlineMeeting
+from openucwa.domain.tokens import TokenRecord
+from openucwa.services.ports import ApplicationRepository, MeetingRepository, TokenStore
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Bounded(Generic[K, V]):
+    def __init__(self, limit: int) -> None:
+        self._items: dict[K, V] = {}
+        self._limit = limit
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        items = self._items
+        items[key] = value
+        if len(items) > self._limit:
+            del items[next(iter(items))]
+
+    def drop(self, key: K) -> None:
+        self._items.pop(key, None)
+
+
+class CachedTokens:
+    def __init__(self, inner: TokenStore, ttl: float = 1.0, limit: int = 100_000) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._cache: Bounded[str, tuple[float, TokenRecord]] = Bounded(limit)
+
+    async def add(self, record: TokenRecord) -> None:
+        await self._inner.add(record)
+
+    async def get(self, token_hash: str) -> TokenRecord | None:
+        hit = self._cache.get(token_hash)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        record = await self._inner.get(token_hash)
+        if record is None:
+            self._cache.drop(token_hash)
+        else:
+            self._cache.put(token_hash, (now, record))
+        return record
+
+    async def revoke(self, token_hash: str) -> bool:
+        self._cache.drop(token_hash)
+        return await self._inner.revoke(token_hash)
+
+    async def revoke_for_subject(self, subject_uri: str) -> int:
+        self._cache = Bounded(self._cache._limit)  # rare: forget everything
+        return await self._inner.revoke_for_subject(subject_uri)
+
+    async def purge_expired(self, now: datetime) -> int:
+        return await self._inner.purge_expired(now)
+
+
+class CachedApplications:
+    def __init__(self, inner: ApplicationRepository, limit: int = 100_000) -> None:
+        self._inner = inner
+        self._cache: Bounded[str, Application | None] = Bounded(limit)
+
+    async def get(self, app_id: str) -> Application | None:
+        hit = self._cache.get(app_id)
+        if hit is not None:
+            return hit
+        app = await self._inner.get(app_id)
+        if app is not None:
+            self._cache.put(app_id, app)
+        return app
+
+    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
+        stored, created = await self._inner.get_or_create(app, max_per_user)
+        self._cache.put(stored.app_id, stored)
+        return stored, created
+
+    async def save(self, app: Application) -> None:
+        self._cache.drop(app.app_id)
+        await self._inner.save(app)
+        self._cache.put(app.app_id, app)
+
+    async def touch(self, app_id: str, when: datetime) -> None:
+        self._cache.drop(app_id)
+        await self._inner.touch(app_id, when)
+        self._cache.drop(app_id)
+
+    async def delete(self, app_id: str) -> bool:
+        self._cache.drop(app_id)
+        deleted = await self._inner.delete(app_id)
+        self._cache.drop(app_id)
+        return deleted
+
+    async def list_all(self) -> Sequence[Application]:
+        return await self._inner.list_all()
+
+
+class CachedMeetings:
+    def __init__(self, inner: MeetingRepository, limit: int = 100_000) -> None:
+        self._inner = inner
+        self._meetings: Bounded[tuple[str, str], OnlineMeeting] = Bounded(limit)
+        self._assigned: Bounded[str, OnlineMeeting] = Bounded(limit)
+
+    def _forget(self, organizer_uri: str, meeting_id: str) -> None:
+        self._meetings.drop((organizer_uri, meeting_id))
+        self._assigned.drop(organizer_uri)
+
+    async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None:
+        key = (organizer_uri, meeting_id)
+        hit = self._meetings.get(key)
+        if hit is not None:
+            return hit
+        meeting = await self._inner.get(organizer_uri, meeting_id)
+        if meeting is not None:
+            self._meetings.put(key, meeting)
+        return meeting
+
+    async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
+        return await self._inner.list_for(organizer_uri)
+
+    async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None:
+        hit = self._assigned.get(organizer_uri)
+        if hit is not None:
+            return hit
+        meeting = await self._inner.get_assigned(organizer_uri)
+        if meeting is not None:
+            self._assigned.put(organizer_uri, meeting)
+        return meeting
+
+    async def find_by_user_part(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
+        return await self._inner.find_by_user_part(user_part, meeting_id)
+
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        await self._inner.create(meeting, max_per_user)
+
+    async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
+        return await self._inner.ensure_assigned(meeting)
+
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
+        self._forget(meeting.organizer_uri, meeting.meeting_id)
+        try:
+            await self._inner.replace(meeting, expected_etag)
+        finally:
+            self._forget(meeting.organizer_uri, meeting.meeting_id)
+
+    async def delete(self, organizer_uri: str, meeting_id: str) -> bool:
+        self._forget(organizer_uri, meeting_id)
+        try:
+            return await self._inner.delete(organizer_uri, meeting_id)
+        finally:
+            self._forget(organizer_uri, meeting_id)
+
+    async def put_extension(
+        self, organizer_uri: str, meeting_id: str, extension: Extension, expected_etag: str | None
+    ) -> None:
+        self._forget(organizer_uri, meeting_id)
+        try:
+            await self._inner.put_extension(organizer_uri, meeting_id, extension, expected_etag)
+        finally:
+            self._forget(organizer_uri, meeting_id)
+
+    async def delete_extension(self, organizer_uri: str, meeting_id: str, extension_id: str) -> bool:
+        self._forget(organizer_uri, meeting_id)
+        try:
+            return await self._inner.delete_extension(organizer_uri, meeting_id, extension_id)
+        finally:
+            self._forget(organizer_uri, meeting_id)
