@@ -39,7 +39,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database=f"sqlite:///{tmp_path / 'test.db'}", domains="contoso.com")
+    return Settings(
+        database=f"sqlite:///{tmp_path / 'test.db'}", domains="contoso.com", max_event_wait=1.0
+    )
 
 
 @pytest.fixture

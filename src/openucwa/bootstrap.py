@@ -9,12 +9,14 @@ from openucwa.auth.grants import SignIn
 from openucwa.auth.passwords import Passwords
 from openucwa.auth.throttle import SignInThrottle
 from openucwa.auth.tokens import Tokens
+from openucwa.channel.local import LocalNotifier
 from openucwa.domain.applications import Lifetime
 from openucwa.domain.clock import Clock, SystemClock
 from openucwa.domain.ids import IdGenerator, RandomIds
 from openucwa.domain.meetings import SchedulingRules
 from openucwa.domain.users import Organization
 from openucwa.services.applications import ApplicationService
+from openucwa.services.event_channel import EventChannel
 from openucwa.services.housekeeping import standard_jobs
 from openucwa.services.meetings import MeetingService
 from openucwa.settings import Settings
@@ -56,12 +58,14 @@ def build(
         purge_after=timedelta(seconds=settings.app_purge_after),
     )
     tokens = Tokens(storage.tokens, ids, clock, timedelta(seconds=settings.token_lifetime))
+    channel = EventChannel(storage.events, LocalNotifier(), clock, settings.max_event_wait)
     applications = ApplicationService(
-        storage.applications, ids, clock, lifetime, settings.max_applications_per_user
+        storage.applications, ids, clock, lifetime, channel, settings.max_applications_per_user
     )
     services = Services(
         applications=applications,
         meetings=MeetingService(storage.meetings, rules, ids, clock),
+        events=channel,
         tokens=tokens,
         sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
         users=storage.users,
@@ -69,6 +73,8 @@ def build(
         clock=clock,
         edge=EdgeConfig(max_body_bytes=settings.max_body_bytes, meet_url=settings.meet_url),
     )
-    jobs = standard_jobs(applications, storage.tokens, clock)
+    jobs = standard_jobs(
+        applications, storage.tokens, storage.events, clock, settings.event_retention
+    )
     app = create_app(services, storage, jobs, settings.housekeeping_interval)
     return Built(storage=storage, services=services, app=app)

@@ -97,6 +97,14 @@ def migrate(database: str) -> None:
     help="Base URL of joinUrl links (default: this server's own origin).",
 )
 @click.option("--access-log", envvar="OPENUCWA_ACCESS_LOG", is_flag=True, show_envvar=True)
+@click.option(
+    "--max-event-wait",
+    envvar="OPENUCWA_MAX_EVENT_WAIT",
+    type=float,
+    default=None,
+    show_envvar=True,
+    help="Longest hold of an event-channel P-GET, in seconds [default: 180].",
+)
 def serve(
     host: str,
     port: int,
@@ -105,12 +113,19 @@ def serve(
     domains: str,
     meet_url: str,
     access_log: bool,
+    max_event_wait: float | None,
 ) -> None:
     """Serve the UCWA API over HTTP."""
     import uvicorn
 
     settings = from_env(
-        host=host, port=port, database=database, demo=demo, domains=domains, meet_url=meet_url
+        host=host,
+        port=port,
+        database=database,
+        demo=demo,
+        domains=domains,
+        meet_url=meet_url,
+        max_event_wait=max_event_wait,
     )
     if demo:
         _migrate(database)

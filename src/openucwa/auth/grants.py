@@ -59,9 +59,11 @@ class SignIn:
         if len(username) > MAX_FIELD or len(password) > MAX_FIELD:
             raise OAuthError("invalid_request", "username or password too long.")
         account = username.strip().lower()
+        user = await self._find(account)
+        if user is not None:  # every spelling of a user's name shares one throttle record
+            account = user.uri
         if self._throttle.is_blocked(account):
             raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
-        user = await self._find(account)
         if user is None:
             await asyncio.to_thread(self._passwords.dummy_verify, password)
             ok = False

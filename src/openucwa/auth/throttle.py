@@ -46,9 +46,9 @@ class SignInThrottle:
         now = self._clock.now()
         record = self._records.pop(account, None) or _Record(0, now)
         record.failures += 1
-        excess = record.failures - self._free
-        if excess > 0:
-            delay = min(self._base * (2 ** min(excess - 1, 30)), self._ceiling)
+        excess = record.failures - self._free  # 0 on the failure that uses up the free ones
+        if excess >= 0:
+            delay = min(self._base * (2 ** min(excess, 30)), self._ceiling)
             record.blocked_until = now + delay
         self._records[account] = record
         while len(self._records) > self._max:

@@ -372,6 +372,7 @@ MAX_EXTENSION_VALUES = 64
 MAX_EXTENSION_VALUE_LENGTH = 4096
 EXTENSION_RESERVED = frozenset({"id", "type", "rel", "etag", "_links", "_embedded"})
 PUT_MARKER = "please pass this in a PUT request"
+DOTS = frozenset({".", ".."})
 
 
 def check_extension(
@@ -383,8 +384,10 @@ def check_extension(
 ) -> Extension:
     problems: dict[str, str] = {}
     ext_id = extension_id if extension_id is not None else ids.guid()
-    if not ext_id or len(ext_id) > MAX_EXTENSION_ID_LENGTH or "/" in ext_id:
-        problems["id"] = f"1 to {MAX_EXTENSION_ID_LENGTH} characters, no '/'."
+    # "." and ".." would be dot segments in the extension's href: clients (and browsers)
+    # resolve them to the collection or to the meeting itself.
+    if not ext_id or len(ext_id) > MAX_EXTENSION_ID_LENGTH or "/" in ext_id or ext_id in DOTS:
+        problems["id"] = f"1 to {MAX_EXTENSION_ID_LENGTH} characters, no '/', not '.' or '..'."
     ext_type = "Undefined"
     if type_ is not None:
         canonical = canonical_enum(type_, EXTENSION_TYPES)
@@ -398,7 +401,7 @@ def check_extension(
             continue
         if len(name) > MAX_EXTENSION_ID_LENGTH:
             problems[name[:64]] = "Property name too long."
-        elif len(repr(value)) > MAX_EXTENSION_VALUE_LENGTH:
+        elif len(value if isinstance(value, str) else repr(value)) > MAX_EXTENSION_VALUE_LENGTH:
             problems[name] = f"Value longer than {MAX_EXTENSION_VALUE_LENGTH} characters."
         else:
             kept.append((name, value))

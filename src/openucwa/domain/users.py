@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from openucwa.domain.errors import BadRequest
 
-_SIP_RE = re.compile(r"^(?:sip:)?([A-Za-z0-9._%+'\-]+)@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
+_SIP_RE = re.compile(r"^(?:[Ss][Ii][Pp]:)?([A-Za-z0-9._%+'\-]+)@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-_ASPNET = re.compile(r"^\\?/Date\((-?\d{1,15})(?:([+-])(\d{2})(\d{2}))?\)\\?/$")
+_ASPNET = re.compile(r"^\\?/Date\((-?\d{1,15})(?:([+-])(\d{2})(\d{2}))?\)\\?/$", re.ASCII)
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(Z|z|[+-]\d{2}:?\d{2})?$"
+    r"(Z|z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,  # \d is [0-9]: no Arabic-Indic or full-width digits
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ def to_aspnet(value: datetime) -> str:
 
 def to_iso(value: datetime) -> str:
     value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.replace(tzinfo=None).isoformat(timespec="seconds")  # 4-digit year, unlike %Y
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
     return text + "Z"
@@ -47,7 +48,7 @@ def parse_date(text: str) -> datetime | None:
             sign = 1 if zone[0] == "+" else -1
             digits = zone[1:].replace(":", "")
             offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-            if offset >= timedelta(hours=24):
+            if offset >= timedelta(hours=24) or int(digits[2:]) >= 60:
                 return None
             tz = timezone(sign * offset)
         value = datetime(year, month, day, hour, minute, second, int(fraction), tzinfo=tz)

@@ -8,7 +8,15 @@ from typing import Any
 import orjson
 
 from openucwa.representation.dates import to_aspnet
-from openucwa.representation.resource import ErrorBody, Link, Resource, Value
+from openucwa.representation.resource import (
+    ErrorBody,
+    Event,
+    EventBatch,
+    EventLink,
+    Link,
+    Resource,
+    Value,
+)
 
 
 def _value(value: Value) -> Any:
@@ -60,14 +68,53 @@ def encode(resource: Resource) -> bytes:
     return _escape_dates(orjson.dumps(to_tree(resource)))
 
 
-def encode_error(error: ErrorBody) -> bytes:
+def _error_tree(error: ErrorBody) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code}
     if error.subcode:
         body["subcode"] = error.subcode
     body["message"] = error.message
     if error.parameters:
         body["parameters"] = error.parameters
-    return orjson.dumps(body)
+    return body
+
+
+def encode_error(error: ErrorBody) -> bytes:
+    return orjson.dumps(_error_tree(error))
+
+
+def _event_link(link: EventLink) -> dict[str, str]:
+    out = {"rel": link.rel, "href": link.href}
+    if link.title is not None:
+        out["title"] = link.title
+    return out
+
+
+def _event(event: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"link": _event_link(event.link)}
+    if event.in_ is not None:
+        out["in"] = _event_link(event.in_)
+    if event.status is not None:
+        out["status"] = event.status
+    if event.reason is not None:
+        out["reason"] = _error_tree(event.reason)
+    if event.embedded is not None:
+        out["_embedded"] = {event.link.rel: to_tree(event.embedded)}
+    out["type"] = event.type
+    return out
+
+
+def encode_events(batch: EventBatch) -> bytes:
+    links: dict[str, Any] = {}
+    if batch.href is not None:
+        links["self"] = {"href": batch.href}
+    links[batch.continuation] = {"href": batch.continuation_href}
+    body: dict[str, Any] = {"_links": links}
+    if batch.continuation != "resync":
+        body["sender"] = [
+            {"rel": s.rel, "href": s.href, "events": [_event(e) for e in s.events]}
+            for s in batch.senders
+        ]
+    return _escape_dates(orjson.dumps(body))
 
 
 def encode_plain(tree: dict[str, Any]) -> bytes:

@@ -43,3 +43,40 @@ class ErrorBody:
     subcode: str | None
     message: str
     parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventLink:
+    rel: str
+    href: str
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One event of a batch (spec §2.4.3): ``type`` is added/updated/deleted/started/completed."""
+
+    type: str
+    link: EventLink
+    in_: EventLink | None = None
+    embedded: Resource | None = None
+    status: str | None = None
+    reason: ErrorBody | None = None
+
+
+@dataclass(slots=True)
+class Sender:
+    rel: str
+    href: str
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """An event-channel response. ``continuation`` is next, resume or resync; a resync response
+    carries only that link (``href`` None)."""
+
+    href: str | None
+    continuation: str
+    continuation_href: str
+    senders: list[Sender] = field(default_factory=list)

@@ -11,7 +11,16 @@ from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from openucwa.representation.dates import to_iso
-from openucwa.representation.resource import UCWA_NAMESPACE, ErrorBody, Link, Resource, Value
+from openucwa.representation.resource import (
+    UCWA_NAMESPACE,
+    ErrorBody,
+    Event,
+    EventBatch,
+    EventLink,
+    Link,
+    Resource,
+    Value,
+)
 
 _DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 
@@ -25,7 +34,8 @@ def _scalar(value: object) -> str:
 
 
 def _text(value: object) -> str:
-    return escape(_scalar(value), {'"': "&quot;"})
+    # A raw "\r" would reach the reader as "\n" (XML end-of-line normalisation).
+    return escape(_scalar(value), {'"': "&quot;", "\r": "&#13;"})
 
 
 def _property(out: list[str], name: str, value: Value) -> None:
@@ -95,4 +105,41 @@ def encode_error(error: ErrorBody) -> bytes:
     else:
         out.append("<parameters />")
     out.append("</reason>")
+    return "".join(out).encode("utf-8")
+
+
+def _link_attrs(link: EventLink) -> str:
+    title = f" title={quoteattr(link.title)}" if link.title is not None else ""
+    return f"rel={quoteattr(link.rel)} href={quoteattr(link.href)}{title}"
+
+
+def _event(out: list[str], event: Event) -> None:
+    status = f" status={quoteattr(event.status)}" if event.status is not None else ""
+    out.append(f"<{event.type} {_link_attrs(event.link)}{status}>")
+    if event.in_ is not None:
+        out.append(f"<in {_link_attrs(event.in_)} />")
+    if event.reason is not None:
+        reason = event.reason
+        out.append(f"<reason><code>{_text(reason.code)}</code>")
+        if reason.subcode:
+            out.append(f"<subcode>{_text(reason.subcode)}</subcode>")
+        out.append(f"<message>{_text(reason.message)}</message></reason>")
+    if event.embedded is not None:
+        _resource(out, event.embedded, root=False)
+    out.append(f"</{event.type}>")
+
+
+def encode_events(batch: EventBatch) -> bytes:
+    href = f" href={quoteattr(batch.href)}" if batch.href is not None else ""
+    out = [_DECLARATION, f'<events{href} xmlns="{UCWA_NAMESPACE}">']
+    out.append(
+        f"<link rel={quoteattr(batch.continuation)} href={quoteattr(batch.continuation_href)} />"
+    )
+    if batch.continuation != "resync":
+        for sender in batch.senders:
+            out.append(f"<sender rel={quoteattr(sender.rel)} href={quoteattr(sender.href)}>")
+            for event in sender.events:
+                _event(out, event)
+            out.append("</sender>")
+    out.append("</events>")
     return "".join(out).encode("utf-8")

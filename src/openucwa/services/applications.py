@@ -15,8 +15,10 @@ from openucwa.domain.applications import (
 )
 from openucwa.domain.clock import Clock
 from openucwa.domain.errors import Forbidden, Gone, NotFound
+from openucwa.domain.events import MEDIUM, NewEvent, app_stream
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
+from openucwa.services.event_channel import EventChannel
 from openucwa.services.ports import ApplicationRepository, DuplicateId
 
 # last_seen is written at most this often per application (it is not client data).
@@ -30,9 +32,11 @@ class ApplicationService:
         ids: IdGenerator,
         clock: Clock,
         lifetime: Lifetime,
+        channel: EventChannel,
         max_per_user: int = 50,
     ) -> None:
         self._repo = repo
+        self._channel = channel
         self._ids = ids
         self._clock = clock
         self.lifetime = lifetime
@@ -43,7 +47,9 @@ class ApplicationService:
         for _ in range(5):
             app = new_application(data, caller.uri, self._ids, now)
             try:
-                stored, created = await self._repo.get_or_create(app, self._max_per_user)
+                stored, created = await self._repo.get_or_create(
+                    app, self._max_per_user, [app_stream(app.app_id)]
+                )
             except DuplicateId:
                 continue
             if not created and self.lifetime.is_expired(stored, now):
@@ -72,6 +78,7 @@ class ApplicationService:
         app = await self._repo.get(app_id)
         if app is None or app.owner_uri != caller.uri:
             raise NotFound("ApplicationNotFound", "The application does not exist.")
+        await self._channel.close(app_id)
         await self._repo.delete(app_id)
 
     async def make_me_available(
@@ -83,7 +90,9 @@ class ApplicationService:
             )
         app = await self.get(caller, app_id)
         updated = make_available(app, data, self._ids, self._clock.now())
-        await self._repo.save(updated)
+        events = availability_events(updated)
+        await self._repo.save(updated, events, self._clock.now())
+        self._channel.notify(events)
         return updated
 
     async def expire_idle(self) -> int:
@@ -91,6 +100,40 @@ class ApplicationService:
         now = self._clock.now()
         purged = 0
         for app in await self._repo.list_all():
-            if self.lifetime.is_purgeable(app, now) and await self._repo.delete(app.app_id):
-                purged += 1
+            if self.lifetime.is_purgeable(app, now):
+                await self._channel.close(app.app_id)
+                if await self._repo.delete(app.app_id):
+                    purged += 1
         return purged
+
+
+def communication_snapshot(app: Application) -> dict[str, object]:
+    """What a renderer needs to embed the communication resource as it was at event time."""
+    return {
+        "put_guid": app.communication_put_guid,
+        "etag": app.communication_etag,
+        "modalities": list(app.supported_modalities),
+        "formats": list(app.supported_message_formats),
+    }
+
+
+def availability_events(app: Application) -> list[NewEvent]:
+    """makeMeAvailable (spec §3.1 step 7): communication updated, then me updated and the
+    presence, note and location of ``me`` added — all Medium, on the application's stream."""
+    stream = app_stream(app.app_id)
+    return [
+        NewEvent(
+            stream,
+            MEDIUM,
+            {
+                "sender": "communication",
+                "type": "updated",
+                "target": "communication",
+                "snapshot": communication_snapshot(app),
+            },
+        ),
+        NewEvent(stream, MEDIUM, {"sender": "me", "type": "updated", "target": "me"}),
+        NewEvent(stream, MEDIUM, {"sender": "me", "type": "added", "target": "presence"}),
+        NewEvent(stream, MEDIUM, {"sender": "me", "type": "added", "target": "note"}),
+        NewEvent(stream, MEDIUM, {"sender": "me", "type": "added", "target": "location"}),
+    ]

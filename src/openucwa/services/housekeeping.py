@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 
 from openucwa.domain.clock import Clock
 from openucwa.services.applications import ApplicationService
-from openucwa.services.ports import TokenStore
+from openucwa.services.ports import EventLog, TokenStore
 
 log = logging.getLogger("openucwa.housekeeping")
 
@@ -16,14 +17,22 @@ Job = Callable[[], Awaitable[int]]
 
 
 def standard_jobs(
-    applications: ApplicationService, tokens: TokenStore, clock: Clock
+    applications: ApplicationService,
+    tokens: TokenStore,
+    events: EventLog,
+    clock: Clock,
+    event_retention: int,
 ) -> dict[str, Job]:
     async def purge_expired_tokens() -> int:
         return await tokens.purge_expired(clock.now())
 
+    async def trim_event_log() -> int:
+        return await events.trim(clock.now() - timedelta(seconds=event_retention))
+
     return {
         "expire_idle_applications": applications.expire_idle,
         "purge_expired_tokens": purge_expired_tokens,
+        "trim_event_log": trim_event_log,
     }
 
 

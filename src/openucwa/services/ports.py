@@ -7,12 +7,14 @@ ETag) are single atomic operations of the port, so no use case ever needs a lock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from openucwa.domain.applications import Application
 from openucwa.domain.errors import Conflict
+from openucwa.domain.events import Batch, NewEvent, StoredEvent
 from openucwa.domain.meetings import Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.domain.users import User
@@ -45,12 +47,19 @@ class TokenStore(Protocol):
 
 class ApplicationRepository(Protocol):
     async def get(self, app_id: str) -> Application | None: ...
-    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
+    async def get_or_create(
+        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+    ) -> tuple[Application, bool]:
         """Return the owner's application with the same endpointId and instanceId, or store
-        ``app``. The bool says whether it was created. Raises Gone(TooManyApplications)
-        when the owner already has ``max_per_user``; DuplicateId on an id collision."""
+        ``app`` (following the event ``streams`` in the same transaction). The bool says
+        whether it was created. Raises Gone(TooManyApplications) when the owner already has
+        ``max_per_user``; DuplicateId on an id collision."""
 
-    async def save(self, app: Application) -> None: ...
+    async def save(
+        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+    ) -> None:
+        """Store ``app`` and append ``events`` (stamped ``now``) in one transaction."""
+
     async def touch(self, app_id: str, when: datetime) -> None: ...
     async def delete(self, app_id: str) -> bool: ...
     async def list_all(self) -> Sequence[Application]: ...
@@ -87,6 +96,35 @@ class MeetingRepository(Protocol):
     async def delete_extension(
         self, organizer_uri: str, meeting_id: str, extension_id: str
     ) -> bool: ...
+
+
+class EventLog(Protocol):
+    """The append-only log behind the event channel (see ``domain/events.py``)."""
+
+    async def append(self, events: Sequence[NewEvent], now: datetime) -> int: ...
+    async def follow(self, app_id: str, stream: str) -> None: ...
+    async def unfollow(self, app_id: str, stream: str) -> None: ...
+    async def followed(self, app_id: str) -> list[str]: ...
+    async def read(
+        self, app_id: str, after: int, upto: int | None = None, limit: int = 1000
+    ) -> list[StoredEvent]:
+        """Events of the streams ``app_id`` follows with ``after < position <= upto``, in
+        position order, each once."""
+
+    async def head(self) -> int: ...
+    async def batch(self, app_id: str, ack: int) -> Batch | None: ...
+    async def batches(self, app_id: str) -> tuple[Batch | None, Batch | None]: ...
+    async def add_batch(self, app_id: str, batch: Batch) -> None: ...
+    async def forget(self, app_id: str) -> None: ...
+    async def trim(self, before: datetime) -> int: ...
+
+
+class Notifier(Protocol):
+    """A doorbell: wakes waiters of streams that grew. Never carries an event."""
+
+    def subscribe(self, streams: Iterable[str], wake: asyncio.Event) -> None: ...
+    def unsubscribe(self, streams: Iterable[str], wake: asyncio.Event) -> None: ...
+    def notify(self, streams: Iterable[str]) -> None: ...
 
 
 class Storage(Protocol):

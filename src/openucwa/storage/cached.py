@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from openucwa.domain.applications import Application
+from openucwa.domain.events import NewEvent
 from openucwa.domain.meetings import Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.services.ports import ApplicationRepository, MeetingRepository, TokenStore
@@ -88,14 +89,18 @@ class CachedApplications:
             self._cache.put(app_id, app)
         return app
 
-    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
-        stored, created = await self._inner.get_or_create(app, max_per_user)
+    async def get_or_create(
+        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+    ) -> tuple[Application, bool]:
+        stored, created = await self._inner.get_or_create(app, max_per_user, streams)
         self._cache.put(stored.app_id, stored)
         return stored, created
 
-    async def save(self, app: Application) -> None:
+    async def save(
+        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+    ) -> None:
         self._cache.drop(app.app_id)
-        await self._inner.save(app)
+        await self._inner.save(app, events, now)
         self._cache.put(app.app_id, app)
 
     async def touch(self, app_id: str, when: datetime) -> None:
@@ -177,7 +182,9 @@ class CachedMeetings:
         finally:
             self._forget(organizer_uri, meeting_id)
 
-    async def delete_extension(self, organizer_uri: str, meeting_id: str, extension_id: str) -> bool:
+    async def delete_extension(
+        self, organizer_uri: str, meeting_id: str, extension_id: str
+    ) -> bool:
         self._forget(organizer_uri, meeting_id)
         try:
             return await self._inner.delete_extension(organizer_uri, meeting_id, extension_id)

@@ -11,6 +11,7 @@ from openucwa.auth.tokens import Tokens
 from openucwa.domain.clock import Clock
 from openucwa.domain.users import Organization
 from openucwa.services.applications import ApplicationService
+from openucwa.services.event_channel import EventChannel
 from openucwa.services.meetings import MeetingService
 from openucwa.services.ports import UserRepository
 
@@ -25,6 +26,7 @@ class EdgeConfig:
 class Services:
     applications: ApplicationService
     meetings: MeetingService
+    events: EventChannel
     tokens: Tokens
     sign_in: SignIn
     users: UserRepository

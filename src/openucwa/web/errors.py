@@ -11,6 +11,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from openucwa.domain.errors import UcwaError
 from openucwa.representation.resource import ErrorBody
@@ -51,10 +52,23 @@ async def ucwa_error(request: Request, exc: Exception) -> Response:
     return render_error(request, STATUS.get(exc.code, 500), body_of(exc))
 
 
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods)) if methods else fallback
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = _BY_STATUS.get(exc.status_code) or ErrorBody("BadRequest", None, str(exc.detail))
-    headers = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+    headers = None
+    if exc.headers and "Allow" in exc.headers:
+        headers = {"Allow": _allowed_methods(request, exc.headers["Allow"])}
     return render_error(request, exc.status_code, body, headers)
 
 

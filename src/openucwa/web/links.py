@@ -89,7 +89,7 @@ class Links:
         return self.path(name, app_id=app_id, **params)
 
     def events(self, app_id: str, ack: int) -> str:
-        return f"{self.application(app_id)}/events?ack={ack}"
+        return f"{self.path('events', app_id=app_id)}?ack={ack}"
 
     def batch(self, app_id: str) -> str:
         return f"{self.application(app_id)}/batch"

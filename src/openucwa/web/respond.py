@@ -40,6 +40,13 @@ def _finish(
     return Response(body, status_code=status, headers=all_headers, media_type=content_type)
 
 
+def render_bytes(
+    request: Request, status: int, body: bytes, content_type: str, headers: Mapping[str, str] = {}
+) -> Response:
+    """An already-encoded body (event batches) with the common headers and gzip."""
+    return _finish(request, status, body, content_type, headers)
+
+
 def render(
     request: Request,
     resource: Resource,

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from openucwa.web.resources import (
     application as app,
     discovery,
+    events,
     extensions as ext,
     join_page,
     my_online_meetings as mine,
@@ -101,6 +102,7 @@ ROUTES = [
     ),
     Route(APP, app.get_application, methods=["GET"], name="application"),
     Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
+    Route(APP + "/events", events.get_events, methods=["GET"], name="events"),
     Route(APP + "/me", app.get_me, methods=["GET"], name="me"),
     Route(
         APP + "/me/makeMeAvailable",
@@ -134,10 +136,12 @@ ROUTES = [
     ),
     Route("/Autodiscover/XFrame/XFrame.html", discovery.xframe, methods=["GET"], name="xframe"),
     Route("/xframe", discovery.xframe, methods=["GET"], name="xframe_short"),
-    # every method, so that GET is a 405 here and not a join-page 404 (token.py checks POST)
-    Route("/WebTicket/oauthtoken", token.token, methods=token.ANY_METHOD, name="token"),
+    Route("/WebTicket/oauthtoken", token.token, methods=["POST"], name="token"),
     # the joinUrl page: https://{host}/{organizer user part}/{onlineMeetingId}
     Route(
-        "/{user_part:str}/{meeting_id:str}", join_page.join_page, methods=["GET"], name="join_page"
+        "/{user_part:str}/{meeting_id:meetingid}",
+        join_page.join_page,
+        methods=["GET"],
+        name="join_page",
     ),
 ]

@@ -35,10 +35,17 @@ async def authenticate(request: Request) -> Caller:
     return caller
 
 
+# The on-premises Bearer parameters as the 2015 capture sends them (conformance sample
+# user/get-unauthenticated.json): the trusted issuer is named in the organisation's realm.
+TRUSTED_ISSUER = "00000002-0000-0ff1-ce00-000000000000"
+CLIENT_ID = "00000004-0000-0ff1-ce00-000000000000"
+
+
 def challenge_header(request: Request) -> str:
     token_url = Links(request).token()
+    realm = services(request).organization.primary_domain
     return (
-        'Bearer trusted_issuers="", client_id="00000004-0000-0ff1-ce00-000000000000", '
+        f'Bearer trusted_issuers="{TRUSTED_ISSUER}@{realm}", client_id="{CLIENT_ID}", '
         f'MsRtcOAuth href="{token_url}",grant_type="{",".join(OFFERED_GRANTS)}"'
     )
 

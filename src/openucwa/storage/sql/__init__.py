@@ -5,6 +5,7 @@ from __future__ import annotations
 from openucwa.storage.cached import CachedApplications, CachedMeetings, CachedTokens
 from openucwa.storage.sql.applications import SqlApplicationRepository
 from openucwa.storage.sql.engine import SqliteDatabase, migrate
+from openucwa.storage.sql.event_log import SqlEventLog
 from openucwa.storage.sql.meetings import SqlMeetingRepository
 from openucwa.storage.sql.tokens import SqlTokenStore
 from openucwa.storage.sql.users import SqlUserRepository
@@ -17,6 +18,7 @@ class SqliteStorage:
     def __init__(self, url: str, cached: bool = True) -> None:
         self.db = SqliteDatabase(url)
         self.users = SqlUserRepository(self.db)
+        self.events = SqlEventLog(self.db)
         tokens = SqlTokenStore(self.db)
         applications = SqlApplicationRepository(self.db)
         meetings = SqlMeetingRepository(self.db)

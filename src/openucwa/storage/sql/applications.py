@@ -6,9 +6,11 @@ from datetime import datetime
 
 from openucwa.domain.applications import Application
 from openucwa.domain.errors import Gone
+from openucwa.domain.events import NewEvent
 from openucwa.domain.ids import ApplicationId
 from openucwa.services.ports import DuplicateId
 from openucwa.storage.sql.engine import SqliteDatabase
+from openucwa.storage.sql.event_log import append_events, follow
 from openucwa.storage.sql.rows import dump, from_us, load, to_us
 
 _COLUMNS = (
@@ -70,7 +72,9 @@ class SqlApplicationRepository:
         row = self._db.fetch_one(f"SELECT {_COLUMNS} FROM applications WHERE app_id = ?", (app_id,))
         return _app(row) if row else None
 
-    async def get_or_create(self, app: Application, max_per_user: int) -> tuple[Application, bool]:
+    async def get_or_create(
+        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+    ) -> tuple[Application, bool]:
         def run(conn: sqlite3.Connection) -> tuple[Application, bool]:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM applications"
@@ -91,16 +95,21 @@ class SqlApplicationRepository:
                 )
             except sqlite3.IntegrityError:
                 raise DuplicateId() from None
+            for stream in streams:
+                follow(conn, app.app_id, stream)
             return app, True
 
         return await self._db.write(run)
 
-    async def save(self, app: Application) -> None:
+    async def save(
+        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+    ) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
                 f"REPLACE INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 _values(app),
             )
+            append_events(conn, events, now or app.last_seen)
 
         await self._db.write(run)
 
@@ -115,6 +124,8 @@ class SqlApplicationRepository:
 
     async def delete(self, app_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM event_batches WHERE app_id = ?", (app_id,))
+            conn.execute("DELETE FROM event_follows WHERE app_id = ?", (app_id,))
             return conn.execute("DELETE FROM applications WHERE app_id = ?", (app_id,)).rowcount > 0
 
         return await self._db.write(run)

@@ -1,0 +1,705 @@
+"""Benchmark the real server against a bare ASGI endpoint, both under wrk, in one run.
+
+    scripts/bench [--duration 10] [--connections 32] [--json results.json]
+
+Steps: a temp dir with a fresh, migrated SQLite database and a few users; ``openucwa serve`` as
+a subprocess on a free 127.0.0.1 port; sign-in and an application per user over HTTP, one
+meeting created by following links; the bare endpoint (bench/bare_app.py) on another port with
+a JSON body as large as the GET-meeting response; then wrk for each case (a warm-up, then the
+measured run). The table gives requests/s, p50 and p99 and the ratio of requests/s to the bare
+endpoint. After the POST run the server is killed with SIGKILL and the meetings table is counted:
+every acknowledged POST must be in the database.
+
+Exit status: 0 all targets met; 1 a target missed; 2 the run is invalid (non-2xx responses,
+socket errors, lost meetings, a process that would not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+WRK_DIR = HERE / "wrk"
+HOST = "127.0.0.1"  # the only address this script ever talks to
+DOMAIN = "contoso.com"
+PASSWORD = "bench-password-1"
+SCHEDULED_REL = "myOnlineMeetings"  # meetings.online_meeting_rel of a scheduled meeting
+MEETING: dict[str, Any] = {
+    "subject": "Benchmark weekly sync",
+    "description": "Created by bench/run.py to measure POST myOnlineMeetings.",
+    "accessLevel": "Everyone",
+    "attendees": [f"sip:bench1@{DOMAIN}", f"sip:bench2@{DOMAIN}"],
+    "leaders": [f"sip:bench1@{DOMAIN}"],
+    "automaticLeaderAssignment": "SameEnterprise",
+    "entryExitAnnouncement": "Disabled",
+}
+BARE, GET, POST = "bare GET", "meeting GET", "meeting POST"
+TARGETS: dict[str, float] = {GET: 0.5, POST: 0.25}
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+WRK_SLACK = 60  # seconds a wrk run may take beyond its duration before it is killed
+
+
+class BenchError(Exception):
+    """The run cannot go on (a process failed, a response was not what the setup needs)."""
+
+
+# -- processes -----------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pinned(argv: Sequence[str], cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if cpu is not None else list(argv)
+
+
+def start_service(
+    name: str, argv: Sequence[str], env: Mapping[str, str], port: int, workdir: Path
+) -> Service:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            start_new_session=True,  # a Ctrl-C reaches the driver only; it stops the children
+        )
+    return Service(name, proc, port, log)
+
+
+def wait_ready(service: Service, path: str = "/") -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with httpx.Client(base_url=service.base_url, timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if service.proc.poll() is not None:
+                raise BenchError(
+                    f"{service.name} exited with {service.proc.returncode}:\n{service.log_tail()}"
+                )
+            try:
+                if client.get(path).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise BenchError(f"{service.name} not ready after {READY_TIMEOUT:.0f}s:\n{service.log_tail()}")
+
+
+def stop_service(service: Service, sig: int = signal.SIGTERM) -> None:
+    proc = service.proc
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(STOP_TIMEOUT)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None where unavailable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- wrk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    non2xx: int
+    socket_errors: dict[str, int] = field(default_factory=dict)
+    server_cpu_us: float | None = None  # CPU time of the server process per response
+
+    @property
+    def ok_responses(self) -> int:
+        return self.requests - self.non2xx
+
+    @property
+    def error_count(self) -> int:
+        return self.non2xx + sum(self.socket_errors.values())
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_PERCENTILE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(\d+(?:\.\d+)?)(us|ms|s|m|h)\s*$", re.M)
+_RPS = re.compile(r"^Requests/sec:\s+(\d+(?:\.\d+)?)", re.M)
+_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_TOTAL = re.compile(r"^\s*(\d+) requests in (\d+(?:\.\d+)?)(us|ms|s|m|h)", re.M)
+
+
+def to_ms(value: float, unit: str) -> float:
+    return value * _UNITS_MS[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The numbers of one wrk run: the BENCH_RESULT line of the scripts' done() hook when
+    present (exact microseconds), else wrk's own text (``--latency`` distribution)."""
+    for line in output.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            d = json.loads(line.removeprefix("BENCH_RESULT "))
+            duration_s = d["duration_us"] / 1e6
+            return WrkResult(
+                requests=d["requests"],
+                duration_s=duration_s,
+                rps=d["requests"] / duration_s if duration_s else 0.0,
+                p50_ms=d["p50_us"] / 1000,
+                p99_ms=d["p99_us"] / 1000,
+                mean_ms=d["mean_us"] / 1000,
+                max_ms=d["max_us"] / 1000,
+                non2xx=d["non2xx"],
+                socket_errors={k: d[k] for k in ("connect", "read", "write", "timeout") if d[k]},
+            )
+    percentiles = {p: to_ms(float(v), u) for p, v, u in _PERCENTILE.findall(output)}
+    rps, total = _RPS.search(output), _TOTAL.search(output)
+    if rps is None or total is None or "50" not in percentiles or "99" not in percentiles:
+        raise BenchError(f"cannot parse the wrk output:\n{output}")
+    non2xx = _NON2XX.search(output)
+    sockets = _SOCKET.search(output)
+    names = ("connect", "read", "write", "timeout")
+    return WrkResult(
+        requests=int(total.group(1)),
+        duration_s=to_ms(float(total.group(2)), total.group(3)) / 1000,
+        rps=float(rps.group(1)),
+        p50_ms=percentiles["50"],
+        p99_ms=percentiles["99"],
+        mean_ms=float("nan"),
+        max_ms=float("nan"),
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=(
+            {n: int(v) for n, v in zip(names, sockets.groups(), strict=True) if int(v)}
+            if sockets
+            else {}
+        ),
+    )
+
+
+@dataclass
+class Load:
+    threads: int
+    connections: int
+    cpu: int | None  # the CPU wrk is pinned to, if any
+
+
+def run_wrk(
+    load: Load,
+    target: Service,
+    path: str,
+    script: str,
+    script_args: Sequence[str],
+    duration: int,
+) -> WrkResult:
+    argv = [
+        "wrk",
+        f"-t{load.threads}",
+        f"-c{load.connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(WRK_DIR / script),
+        target.base_url + path,
+        "--",
+        *script_args,
+    ]
+    cpu_before = cpu_seconds(target.proc.pid)
+    try:
+        done = subprocess.run(
+            pinned(argv, load.cpu),
+            capture_output=True,
+            text=True,
+            timeout=duration + WRK_SLACK,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk did not finish within {duration + WRK_SLACK}s") from None
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    result = parse_wrk(done.stdout)
+    cpu_after = cpu_seconds(target.proc.pid)
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result.server_cpu_us = (cpu_after - cpu_before) * 1e6 / result.requests
+    return result
+
+
+def wrk_version() -> str:
+    done = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return (
+        (done.stdout or done.stderr).splitlines()[0].strip() if done.stdout or done.stderr else ""
+    )
+
+
+# -- the server under test -------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    user: str
+    token: str
+    meetings_href: str  # myOnlineMeetings, the POST target
+
+
+def openucwa_command() -> str:
+    beside = Path(sys.executable).parent / "openucwa"
+    found = str(beside) if beside.exists() else shutil.which("openucwa")
+    if found is None:
+        raise BenchError("openucwa is not installed (run `make install`)")
+    return found
+
+
+def server_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without any OPENUCWA_* setting, plus the bench's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUCWA_")}
+    env.update(extra)
+    return env
+
+
+def prepare_database(cli: str, database: str, users: Sequence[str], env: Mapping[str, str]) -> None:
+    def call(*args: str) -> None:
+        done = subprocess.run(
+            [cli, *args, "--database", database],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"openucwa {' '.join(args[:2])} failed:\n{done.stdout}{done.stderr}")
+
+    call("migrate")
+    for i, user in enumerate(users):
+        call("users", "add", user, "--name", f"Bench User {i}", "--password", PASSWORD)
+
+
+def sign_in(client: httpx.Client, user: str) -> Session:
+    response = client.post(
+        "/WebTicket/oauthtoken",
+        data={"grant_type": "password", "username": user, "password": PASSWORD},
+    )
+    if response.status_code != 200:
+        raise BenchError(f"sign-in of {user}: {response.status_code} {response.text}")
+    token = str(response.json()["access_token"])
+    response = client.post(
+        "/ucwa/oauth/v1/applications",
+        json={"UserAgent": "bench", "EndpointId": "b1", "Culture": "en-US"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    if response.status_code not in (200, 201):
+        raise BenchError(f"application of {user}: {response.status_code} {response.text}")
+    app = response.json()
+    href = app["_embedded"]["onlineMeetings"]["_links"]["myOnlineMeetings"]["href"]
+    return Session(user=user, token=token, meetings_href=str(href))
+
+
+def create_meeting(client: httpx.Client, session: Session, body: bytes) -> str:
+    response = client.post(
+        session.meetings_href,
+        content=body,
+        headers={
+            "Authorization": f"Bearer {session.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    if response.status_code != 201:
+        raise BenchError(f"POST {session.meetings_href}: {response.status_code} {response.text}")
+    return str(response.json()["_links"]["self"]["href"])
+
+
+def meeting_body_size(client: httpx.Client, session: Session, href: str) -> int:
+    """The size of the GET response wrk will receive (same headers: JSON, no gzip)."""
+    response = client.get(
+        href,
+        headers={
+            "Authorization": f"Bearer {session.token}",
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        },
+    )
+    if response.status_code != 200 or response.headers.get("content-encoding"):
+        raise BenchError(f"GET {href}: {response.status_code} {response.headers}")
+    return len(response.content)
+
+
+def count_scheduled_meetings(db_path: Path) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM meetings WHERE online_meeting_rel = ?", (SCHEDULED_REL,)
+        ).fetchone()
+        return int(count)
+    finally:
+        conn.close()
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    """One case over all rounds: medians of the rounds, errors summed."""
+
+    case: str
+    target: float | None = None
+    runs: list[WrkResult] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)  # to the bare run of the same round
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(r.rps for r in self.runs)
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(r.p50_ms for r in self.runs)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(r.p99_ms for r in self.runs)
+
+    @property
+    def cpu_us(self) -> float | None:
+        values = [r.server_cpu_us for r in self.runs if r.server_cpu_us is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def ratio(self) -> float | None:
+        return statistics.median(self.ratios) if self.ratios else None
+
+    @property
+    def non2xx(self) -> int:
+        return sum(r.non2xx for r in self.runs)
+
+    @property
+    def socket_errors(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for r in self.runs:
+            for kind, n in r.socket_errors.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
+    @property
+    def valid(self) -> bool:
+        return self.non2xx == 0 and not self.socket_errors
+
+    @property
+    def passed(self) -> bool | None:
+        if self.target is None or self.ratio is None:
+            return None
+        return self.valid and self.ratio >= self.target
+
+    def verdict(self) -> str:
+        problems = []
+        if self.non2xx:
+            problems.append(f"{self.non2xx} non-2xx")
+        if self.socket_errors:
+            problems.append(", ".join(f"{v} {k}" for k, v in self.socket_errors.items()))
+        if problems:
+            return "INVALID (" + "; ".join(problems) + ")"
+        if self.passed is None:
+            return "-"
+        return "pass" if self.passed else "FAIL"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "rps": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "server_cpu_us_per_request": self.cpu_us,
+            "ratio": self.ratio,
+            "target": self.target,
+            "passed": self.passed,
+            "valid": self.valid,
+            "non2xx": self.non2xx,
+            "socket_errors": self.socket_errors,
+            "rounds": [asdict(r) for r in self.runs],
+            "round_ratios": self.ratios,
+        }
+
+
+@dataclass
+class Durability:
+    acknowledged: int  # POSTs answered 2xx (setup, warm-up and measured runs)
+    stored: int  # scheduled meetings in the database after SIGKILL
+
+    @property
+    def ok(self) -> bool:
+        return self.stored >= self.acknowledged
+
+
+def table(cases: Sequence[CaseResult]) -> str:
+    rows = [
+        "| case | req/s | p50 ms | p99 ms | ratio to bare | target | pass/fail "
+        "| server CPU us/req |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for c in cases:
+        ratio = f"{c.ratio:.2f}" if c.ratio is not None else "-"
+        target = f">= {c.target:.2f}" if c.target is not None else "-"
+        cpu = f"{c.cpu_us:.0f}" if c.cpu_us is not None else "-"
+        rows.append(
+            f"| {c.case} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | {ratio} | {target} "
+            f"| {c.verdict()} | {cpu} |"
+        )
+    return "\n".join(rows)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Case:
+    name: str
+    target: Service
+    path: str
+    script: str
+    script_args: list[str]
+
+
+def run(args: argparse.Namespace) -> int:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (scripts/bench installs it: apt-get install wrk)")
+    cpus = os.cpu_count() or 1
+    pin = args.pin and cpus >= 2 and shutil.which("taskset") is not None
+    server_cpu, wrk_cpu = (0, 1) if pin else (None, None)
+    load = Load(threads=args.threads, connections=args.connections, cpu=wrk_cpu)
+    users = [f"bench{i}@{DOMAIN}" for i in range(args.users)]
+    cli = openucwa_command()
+    services: list[Service] = []
+    body = json.dumps(MEETING, separators=(",", ":")).encode()
+    results = {name: CaseResult(name, TARGETS.get(name)) for name in (BARE, GET, POST)}
+
+    with tempfile.TemporaryDirectory(prefix="openucwa-bench-") as tmp:
+        workdir = Path(tmp)
+        db_path = workdir / "bench.db"
+        database = f"sqlite:///{db_path}"
+        env = server_env(
+            {
+                "OPENUCWA_DOMAINS": DOMAIN,
+                "OPENUCWA_LOG_LEVEL": "warning",
+                # POSTs are spread over the users; lift the per-user cap (1000) out of reach.
+                "OPENUCWA_MAX_MEETINGS_PER_USER": str(10**9),
+            }
+        )
+        try:
+            log(f"database {database}, {len(users)} users")
+            prepare_database(cli, database, users, env)
+
+            port = free_port()
+            argv = [cli, "serve", "--host", HOST, "--port", str(port), "--database", database]
+            server = start_service("openucwa", pinned(argv, server_cpu), env, port, workdir)
+            services.append(server)
+            wait_ready(server)
+
+            with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as client:
+                sessions = [sign_in(client, user) for user in users]
+                meeting_href = create_meeting(client, sessions[0], body)
+                body_bytes = meeting_body_size(client, sessions[0], meeting_href)
+            log(f"meeting {meeting_href}: GET body {body_bytes} bytes")
+
+            bare_port = free_port()
+            bare_argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(bare_port)]
+            bare_env = {**env, "BENCH_BODY_BYTES": str(body_bytes)}
+            bare = start_service(
+                "bare", pinned(bare_argv, server_cpu), bare_env, bare_port, workdir
+            )
+            services.append(bare)
+            wait_ready(bare)
+
+            token = sessions[0].token
+            post_args = [body.decode()]
+            for s in sessions:
+                post_args += [s.meetings_href, s.token]
+            # The bare endpoint gets the very request the meeting GET gets (path and headers).
+            plan = [
+                Case(BARE, bare, meeting_href, "get.lua", [token]),
+                Case(GET, server, meeting_href, "get.lua", [token]),
+                Case(POST, server, "/", "post.lua", post_args),
+            ]
+            acknowledged = 1  # the meeting created above
+            for round_ in range(1, args.rounds + 1):
+                bare_rps = 0.0
+                for case in plan:
+                    if round_ == 1 and args.warmup > 0:
+                        log(f"{case.name}: warm-up {args.warmup}s")
+                        warm = run_wrk(
+                            load, case.target, case.path, case.script, case.script_args, args.warmup
+                        )
+                        if case.name == POST:
+                            acknowledged += warm.ok_responses
+                    log(f"round {round_}/{args.rounds}, {case.name}: {args.duration}s")
+                    result = run_wrk(
+                        load, case.target, case.path, case.script, case.script_args, args.duration
+                    )
+                    if case.name == POST:
+                        acknowledged += result.ok_responses
+                    if case.name == BARE:
+                        bare_rps = result.rps
+                    collected = results[case.name]
+                    collected.runs.append(result)
+                    if bare_rps:
+                        collected.ratios.append(result.rps / bare_rps)
+
+            # Durability: kill the server without warning, then count what is on disk.
+            stop_service(server, signal.SIGKILL)
+            durability = Durability(acknowledged, count_scheduled_meetings(db_path))
+        finally:
+            for service in reversed(services):
+                stop_service(service)
+
+    cases = list(results.values())
+    print()
+    print(
+        f"openucwa bench: {args.rounds} x {args.duration}s per case (after {args.warmup}s "
+        f"warm-up), wrk -t{load.threads} -c{load.connections}, one uvicorn worker (uvloop, "
+        f"httptools), GET body {body_bytes} B, POSTs over {len(users)} users"
+        + (f", servers on CPU {server_cpu} and wrk on CPU {wrk_cpu}" if pin else "")
+    )
+    if args.rounds > 1:
+        print("figures are medians over the rounds; ratios are taken within each round")
+    print()
+    print(table(cases))
+    print()
+    verdict = "ok" if durability.ok else "LOST MEETINGS"
+    print(
+        f"durability: {durability.stored} meetings in the database after SIGKILL, "
+        f"{durability.acknowledged} POSTs acknowledged -> {verdict}"
+    )
+    invalid = [c.case for c in cases if not c.valid]
+    if invalid:
+        print(f"INVALID RUN: errors in {', '.join(invalid)} (see the pass/fail column)")
+
+    valid = not invalid and durability.ok
+    all_passed = valid and all(c.passed is not False for c in cases)
+    if args.json:
+        report = {
+            "config": {
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "rounds": args.rounds,
+                "connections": load.connections,
+                "threads": load.threads,
+                "users": len(users),
+                "pinned": pin,
+            },
+            "environment": {
+                "cpus": cpus,
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "wrk": wrk_version(),
+            },
+            "body_bytes": body_bytes,
+            "cases": [c.as_dict() for c in cases],
+            "durability": {**asdict(durability), "ok": durability.ok},
+            "valid": valid,
+            "passed": all_passed,
+        }
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        log(f"wrote {args.json}")
+    if not valid:
+        return 2
+    return 0 if all_passed else 1
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Benchmark openucwa (meeting GET and POST) against a bare ASGI endpoint.",
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per case (10)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per case (2)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat bare/GET/POST this often; report medians (1)"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument("--users", type=int, default=8, help="users the POSTs are spread over")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the server to CPU 0 and wrk to CPU 1 (pinned when taskset and "
+        "two CPUs are available)",
+    )
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.warmup < 0 or args.users < 1 or args.rounds < 1:
+        parser.error("--duration >= 1, --rounds >= 1, --warmup >= 0 and --users >= 1")
+    if args.threads < 1 or args.connections < args.threads:
+        parser.error("--threads >= 1 and --connections >= --threads")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The P-GET (spec §2.4.2): numbered batches, retransmission, resync, PGetReplaced, and the
+priority rules. Batches and events are read back from the log; the notifier only says when to
+look again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from openucwa.domain.clock import Clock
+from openucwa.domain.errors import Conflict, NotFound
+from openucwa.domain.events import (
+    Batch,
+    NewEvent,
+    PollSettings,
+    StoredEvent,
+    app_stream,
+    poll_settings,
+    release_deadline,
+)
+from openucwa.services.ports import EventLog, Notifier
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What to answer: a batch and its events, or (``resync``) only a link to ``ack``."""
+
+    ack: int
+    events: tuple[StoredEvent, ...] = ()
+    continuation: str = "next"  # "next" | "resume" | "resync"
+
+
+@dataclass(slots=True)
+class _Parked:
+    priority: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    replaced: bool = False
+    gone: bool = False
+    releasing: bool = False  # decided to answer; its batch is being recorded
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class EventChannel:
+    def __init__(self, log: EventLog, notifier: Notifier, clock: Clock, max_wait: float) -> None:
+        self._log = log
+        self._notifier = notifier
+        self._clock = clock
+        self.max_wait = max_wait
+        self._parked: dict[str, _Parked] = {}
+        self._settings: dict[str, PollSettings] = {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def publish(self, events: list[NewEvent]) -> None:
+        """Append events in their own transaction, then ring the doorbell."""
+        if events:
+            await self._log.append(events, self._clock.now())
+            self.notify(events)
+
+    def notify(self, events: list[NewEvent]) -> None:
+        """Call after a write that appended ``events`` committed."""
+        self._notifier.notify({e.stream for e in events})
+
+    async def open(self, app_id: str) -> None:
+        """A new application follows its own stream."""
+        await self._log.follow(app_id, app_stream(app_id))
+
+    async def close(self, app_id: str) -> None:
+        """The application is gone: release its parked P-GET and forget its batches."""
+        parked = self._parked.pop(app_id, None)
+        if parked is not None:
+            parked.gone = True
+            parked.wake.set()
+        self._settings.pop(app_id, None)
+        await self._log.forget(app_id)
+
+    # -- the P-GET -----------------------------------------------------------------------
+
+    async def first_unacknowledged(self, app_id: str) -> int:
+        """The ack a resync points at: the oldest retained batch, else the next one."""
+        first, last = await self._log.batches(app_id)
+        if first is not None:
+            return first.ack
+        return last.ack + 1 if last else 1
+
+    async def poll(
+        self,
+        app_id: str,
+        ack: int | None,
+        low: float | None = None,
+        medium: float | None = None,
+        timeout: float | None = None,
+        priority: int | None = None,
+    ) -> PollResult:
+        first, last = await self._log.batches(app_id)
+        next_ack = last.ack + 1 if last else 1
+        oldest = first.ack if first else next_ack
+        if ack is None:  # E44: a P-GET without ack asks for the first unacknowledged batch
+            ack = oldest
+        if ack < next_ack:
+            batch = await self._log.batch(app_id, ack) if ack >= oldest else None
+            if batch is None:
+                return PollResult(oldest, continuation="resync")
+            return await self._replay(app_id, batch)
+        if ack > next_ack:
+            return PollResult(oldest, continuation="resync")
+        current = self._parked.get(app_id)
+        if current is not None and current.releasing:
+            # The P-GET for this ack is answering right now: once its batch is recorded this
+            # request is a retransmission of it.
+            await current.recorded.wait()
+            return await self.poll(app_id, ack, low, medium, timeout, priority)
+        settings = poll_settings(
+            low, medium, timeout, priority, self._settings.get(app_id, PollSettings())
+        )
+        self._settings[app_id] = settings
+        parked = self._park(app_id, settings.priority)
+        after = last.upto if last else 0
+        try:
+            events = await self._wait(app_id, parked, after, settings)
+            parked.releasing = True
+            batch = Batch(ack, after, events[-1].position if events else after)
+            await self._log.add_batch(app_id, batch)
+        finally:
+            parked.recorded.set()
+            if self._parked.get(app_id) is parked:
+                del self._parked[app_id]
+        return PollResult(ack, tuple(events))
+
+    async def _replay(self, app_id: str, batch: Batch) -> PollResult:
+        events = await self._log.read(app_id, batch.after, batch.upto, limit=1_000_000)
+        return PollResult(batch.ack, tuple(events), batch.continuation)
+
+    def _park(self, app_id: str, priority: int) -> _Parked:
+        current = self._parked.get(app_id)
+        if current is not None:
+            if priority < current.priority:
+                raise Conflict("PGetReplaced", "A pending GET with a higher priority exists.")
+            current.replaced = True
+            current.wake.set()
+        parked = _Parked(priority)
+        self._parked[app_id] = parked
+        return parked
+
+    async def _wait(
+        self, app_id: str, parked: _Parked, after: int, settings: PollSettings
+    ) -> list[StoredEvent]:
+        loop = asyncio.get_running_loop()
+        hold_until = loop.time() + min(settings.timeout, self.max_wait)
+        streams = await self._log.followed(app_id)
+        self._notifier.subscribe(streams, parked.wake)
+        try:
+            while True:
+                parked.wake.clear()
+                events = await self._log.read(app_id, after)
+                if parked.gone:
+                    raise NotFound("ApplicationNotFound", "The application was deleted.")
+                if parked.replaced:
+                    raise Conflict("PGetReplaced", "This pending GET was replaced by a newer one.")
+                now = self._clock.now()
+                deadline = release_deadline(events, settings, now, self.max_wait)
+                remaining = hold_until - loop.time()
+                if remaining <= 0 or (deadline is not None and deadline <= now):
+                    return events
+                if deadline is not None:
+                    remaining = min(remaining, (deadline - now).total_seconds())
+                followed = await self._log.followed(app_id)
+                if followed != streams:  # joined or left a conversation while waiting
+                    self._notifier.unsubscribe(streams, parked.wake)
+                    streams = followed
+                    self._notifier.subscribe(streams, parked.wake)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(parked.wake.wait(), timeout=remaining)
+        finally:
+            self._notifier.unsubscribe(streams, parked.wake)
+
+    def parked_count(self) -> int:
+        return len(self._parked)

@@ -1,0 +1,519 @@
+"""applications / application and its embedded dashboards over HTTP (spec §2.3,
+CLIENT-COMPAT "Application" and "makeMeAvailable")."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import httpx
+import orjson
+import pytest
+
+from openucwa.bootstrap import Built
+from openucwa.domain.clock import FakeClock
+from tests.conftest import Helpers, Session
+
+APPS = "/ucwa/oauth/v1/applications"
+NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+PUT_MARKER = "please pass this in a PUT request"
+
+
+def auth(token: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+def xml_input(**properties: str) -> bytes:
+    props = "".join(f'<property name="{k}">{v}</property>' for k, v in properties.items())
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">{props}</input>'
+    ).encode()
+
+
+def assert_application(response: httpx.Response, status: int = 201) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    href = body["_links"]["self"]["href"]
+    assert re.fullmatch(rf"{APPS}/[^/]+", href)
+    assert response.headers["location"] == href
+    assert body["id"] == href.rsplit("/", 1)[1]
+    assert response.headers["etag"] == f'"{body["etag"]}"'
+    assert body["_links"]["events"]["href"] == f"{href}/events?ack=1"
+    assert body["_links"]["policies"]["href"] == f"{href}/policies"
+    assert body["_links"]["batch"]["href"] == f"{href}/batch"
+    assert set(body["_embedded"]) == {"me", "people", "onlineMeetings", "communication"}
+    communication = body["_embedded"]["communication"]
+    first_key = next(iter(communication))
+    assert GUID.match(first_key), first_key
+    assert communication[first_key] == PUT_MARKER
+    for name in ("me", "people", "onlineMeetings", "communication"):
+        embedded = body["_embedded"][name]
+        assert embedded["rel"] == name
+        assert embedded["_links"]["self"]["href"].startswith(href + "/")
+    return body
+
+
+async def create(
+    client: httpx.AsyncClient, token: str, endpoint: str = "ep", **fields: str
+) -> httpx.Response:
+    body = {"UserAgent": "tests/1.0", "EndpointId": endpoint, "Culture": "en-US", **fields}
+    return await client.post(APPS, json=body, headers=auth(token))
+
+
+# -- creation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("UserAgent", "EndpointId", "Culture"),
+        ("userAgent", "endpointId", "culture"),
+        ("USERAGENT", "ENDPOINTID", "CULTURE"),
+        ("useragent", "EndpointID", "cUlTuRe"),
+    ],
+)
+async def test_create_any_case_json(
+    client: httpx.AsyncClient, helpers: Helpers, names: tuple[str, str, str]
+) -> None:
+    token = await helpers.token("bill")
+    data = dict(zip(names, ("my-agent", "endpoint-a", "fr-FR"), strict=True))
+    body = assert_application(await client.post(APPS, json=data, headers=auth(token)))
+    assert body["userAgent"] == "my-agent"
+    assert body["endpointId"] == "endpoint-a"
+    assert body["culture"] == "fr-FR"
+    assert body["type"] == "Browser"
+    me = body["_embedded"]["me"]
+    assert me["uri"] == "sip:bmauldin@contoso.com"
+    assert me["name"] == "Bill Mauldin"
+    assert me["_links"]["makeMeAvailable"]["href"] == body["_links"]["self"]["href"] + (
+        "/me/makeMeAvailable"
+    )
+
+
+@pytest.mark.parametrize(
+    "names", [("userAgent", "endpointId", "culture"), ("UserAgent", "EndpointId", "Culture")]
+)
+async def test_create_xml(
+    client: httpx.AsyncClient, helpers: Helpers, names: tuple[str, str, str]
+) -> None:
+    token = await helpers.token("alice")
+    content = xml_input(**dict(zip(names, ("xml-agent", "xml-ep", "en-GB"), strict=True)))
+    headers = auth(token, **{"Content-Type": "application/xml"})
+    body = assert_application(await client.post(APPS, content=content, headers=headers))
+    assert (body["userAgent"], body["endpointId"], body["culture"]) == (
+        "xml-agent",
+        "xml-ep",
+        "en-GB",
+    )
+
+
+async def test_create_xml_answers_xml_when_asked(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    token = await helpers.token("alice")
+    headers = auth(
+        token,
+        **{
+            "Content-Type": "application/vnd.microsoft.com.ucwa+xml;charset=utf-8",
+            "Accept": "application/vnd.microsoft.com.ucwa+xml",
+        },
+    )
+    content = xml_input(userAgent="a", endpointId="e", culture="en-US")
+    response = await client.post(APPS, content=content, headers=headers)
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith("application/vnd.microsoft.com.ucwa+xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{NS}resource"
+    assert root.get("rel") == "application"
+    assert root.get("href") == response.headers["location"]
+    rels = {child.get("rel") for child in root if child.tag == f"{NS}resource"}
+    assert rels == {"me", "people", "onlineMeetings", "communication"}
+
+
+async def test_same_endpoint_returns_same_application(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    token = await helpers.token("bill")
+    first = assert_application(await create(client, token, "same"))
+    again = assert_application(await create(client, token, "same"), status=200)
+    assert again["_links"]["self"] == first["_links"]["self"]
+    assert again["_links"]["events"] == first["_links"]["events"]
+    # another sign-in (new token) of the same user and endpoint gets it too
+    other_token = await helpers.token("bill")
+    third = assert_application(await create(client, other_token, "same"), status=200)
+    assert third["id"] == first["id"]
+
+
+async def test_different_endpoint_is_another_application(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    token = await helpers.token("bill")
+    one = assert_application(await create(client, token, "one"))
+    two = assert_application(await create(client, token, "two"))
+    assert one["id"] != two["id"]
+    for body in (one, two):
+        response = await client.get(body["_links"]["self"]["href"], headers=auth(token))
+        assert response.status_code == 200
+
+
+async def test_same_endpoint_other_user_is_another_application(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    bill = assert_application(await create(client, await helpers.token("bill"), "shared"))
+    alice = assert_application(await create(client, await helpers.token("alice"), "shared"))
+    assert bill["id"] != alice["id"]
+    assert alice["_embedded"]["me"]["uri"] == "sip:alice@contoso.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"EndpointId": "e", "Culture": "en-US"}, "userAgent"),
+        ({"UserAgent": "a", "Culture": "en-US"}, "endpointId"),
+        ({"UserAgent": "a", "EndpointId": "e"}, "culture"),
+        ({"UserAgent": "a", "EndpointId": "e", "Culture": ""}, "culture"),
+        ({"UserAgent": "a" * 101, "EndpointId": "e", "Culture": "en-US"}, "userAgent"),
+        ({"UserAgent": "a", "EndpointId": "e" * 101, "Culture": "en-US"}, "endpointId"),
+        ({"UserAgent": "a", "EndpointId": "e", "Culture": "c" * 101}, "culture"),
+        (
+            {"UserAgent": "a", "EndpointId": "e", "Culture": "en", "InstanceId": "i" * 101},
+            "instanceId",
+        ),
+        ({"UserAgent": 5, "EndpointId": "e", "Culture": "en-US"}, "userAgent"),
+        ({"UserAgent": "a", "EndpointId": "e", "Culture": "en-US", "type": "Phone"}, "type"),
+    ],
+)
+async def test_create_validation(
+    client: httpx.AsyncClient, helpers: Helpers, body: dict[str, Any], parameter: str
+) -> None:
+    token = await helpers.token("bill")
+    response = await client.post(APPS, json=body, headers=auth(token))
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "BadRequest"
+    assert error["subcode"] == "ParameterValidationFailure"
+    assert parameter in error["parameters"]
+
+
+async def test_create_with_100_chars_is_fine(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    token = await helpers.token("bill")
+    response = await create(client, token, "e" * 100, UserAgent="a" * 100, Culture="c" * 100)
+    assert_application(response)
+
+
+async def test_create_without_token(client: httpx.AsyncClient) -> None:
+    response = await client.post(APPS, json={"UserAgent": "a", "EndpointId": "e", "Culture": "c"})
+    assert response.status_code == 401
+    assert 'MsRtcOAuth href="' in response.headers["www-authenticate"]
+
+
+# -- GET, conditional GET, negotiation, gzip ----------------------------------------------
+
+
+async def test_get_application(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    response = await client.get(bill.app_href, headers=bill.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == bill.app["id"]
+    assert body["_embedded"]["communication"] == bill.app["_embedded"]["communication"]
+    assert response.headers["etag"] == f'"{body["etag"]}"'
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-ms-ucwaversion"]
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/xml", "application/vnd.microsoft.com.ucwa+xml", "text/xml"]
+)
+async def test_get_application_xml(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str
+) -> None:
+    bill = await helpers.session("bill")
+    response = await client.get(bill.app_href, headers={**bill.headers, "Accept": accept})
+    assert response.status_code == 200
+    expected = "application/xml" if accept == "text/xml" else accept
+    assert response.headers["content-type"].split(";")[0] == expected
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{NS}resource"
+    assert root.get("href") == bill.app_href
+    events = [c for c in root if c.tag == f"{NS}link" and c.get("rel") == "events"]
+    assert events[0].get("href") == bill.app_href + "/events?ack=1"
+    props = {c.get("name"): c.text for c in root if c.tag == f"{NS}property"}
+    assert props["id"] == bill.app["id"]
+    assert props["endpointId"] == "endpoint-1"
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", ""])
+async def test_get_application_json_default(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str
+) -> None:
+    bill = await helpers.session("bill")
+    headers = {**bill.headers, "Accept": accept} if accept else bill.headers
+    response = await client.get(bill.app_href, headers=headers)
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["id"] == bill.app["id"]
+
+
+async def test_if_none_match(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    etag = bill.app["etag"]
+    for value in (f'"{etag}"', etag, f'W/"{etag}"'):
+        response = await client.get(bill.app_href, headers={**bill.headers, "If-None-Match": value})
+        assert response.status_code == 304
+        assert response.content == b""
+    changed = await client.get(bill.app_href, headers={**bill.headers, "If-None-Match": '"1"'})
+    assert changed.status_code == 200
+
+
+async def test_gzip_on_get_only(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    token = await helpers.token("bill")
+    post = await client.post(
+        APPS,
+        json={"UserAgent": "a", "EndpointId": "gz", "Culture": "en-US"},
+        headers=auth(token, **{"Accept-Encoding": "gzip"}),
+    )
+    assert post.status_code == 201
+    assert "content-encoding" not in post.headers
+    href = post.headers["location"]
+    headers = auth(token, **{"Accept-Encoding": "gzip"})
+    async with client.stream("GET", href, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["content-type"].startswith("application/json")
+    assert int(response.headers["content-length"]) == len(raw)
+    body = orjson.loads(gzip.decompress(raw))
+    assert body["id"] == post.json()["id"]
+    plain = await client.get(href, headers=auth(token, **{"Accept-Encoding": "identity"}))
+    assert "content-encoding" not in plain.headers
+    assert plain.json() == body
+
+
+# -- DELETE -------------------------------------------------------------------------------
+
+
+async def test_delete_application(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    deleted = await client.delete(bill.app_href, headers=bill.headers)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    for url in (bill.app_href, bill.link("me", "self"), bill.link("communication", "self")):
+        response = await client.get(url, headers=bill.headers)
+        assert response.status_code == 404
+        assert response.json()["code"] == "NotFound"
+    again = await client.delete(bill.app_href, headers=bill.headers)
+    assert again.status_code == 404
+    # the same endpoint can register again and gets a new application
+    fresh = assert_application(await create(client, bill.token, "endpoint-1"))
+    assert fresh["id"] != bill.app["id"]
+
+
+# -- dashboards ---------------------------------------------------------------------------
+
+
+async def test_get_embedded_dashboards(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    for name in ("me", "people", "onlineMeetings", "communication"):
+        response = await client.get(bill.link(name, "self"), headers=bill.headers)
+        assert response.status_code == 200, name
+        body = response.json()
+        assert body["rel"] == name
+        assert body["_links"] == bill.app["_embedded"][name]["_links"]
+    communication = await client.get(bill.link("communication", "self"), headers=bill.headers)
+    assert communication.headers["etag"] == f'"{communication.json()["etag"]}"'
+    assert next(iter(communication.json())) == next(iter(bill.app["_embedded"]["communication"]))
+
+
+async def test_get_policies(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    response = await client.get(bill.link("policies"), headers=bill.headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["rel"] == "policies"
+    assert body["htmlMessaging"] in ("Enabled", "Disabled")
+    assert body["_links"]["self"]["href"] == bill.link("policies")
+
+
+# -- makeMeAvailable ----------------------------------------------------------------------
+
+MAKE_ME_AVAILABLE_BODIES: list[dict[str, Any]] = [
+    {"SupportedModalities": ["Messaging"]},
+    {"signInAs": "Online"},
+    {"signInAs": "Busy", "supportedMessageFormats": ["Plain", "Html"], "supportedModalities": []},
+    {
+        "signInAs": "Online",
+        "supportedMessageFormats": ["Plain", "Html"],
+        "supportedModalities": ["Messaging"],
+    },
+    {
+        "audioPreference": "PhoneAudio",
+        "inactiveTimeout": 15,
+        "phoneNumber": "+14255550100",
+        "signInAs": "Away",
+        "supportedMessageFormats": ["Plain"],
+        "supportedModalities": ["Messaging", "PhoneAudio"],
+        "voipFallbackToPhoneAudioTimeOut": 30,
+    },
+    {},
+]
+
+
+async def make_me_available(
+    client: httpx.AsyncClient, s: Session, headers: dict[str, str] | None = None, **kw: Any
+) -> httpx.Response:
+    headers = {**s.headers, **(headers or {})}
+    return await client.post(s.link("me", "makeMeAvailable"), headers=headers, **kw)
+
+
+async def assert_available(client: httpx.AsyncClient, s: Session) -> None:
+    me = (await client.get(s.link("me", "self"), headers=s.headers)).json()
+    assert "makeMeAvailable" not in me["_links"]
+    assert "self" in me["_links"]
+    app = (await client.get(s.app_href, headers=s.headers)).json()
+    assert "makeMeAvailable" not in app["_embedded"]["me"]["_links"]
+    # a re-POST of the same endpoint (clients do that) does not bring the link back
+    again = await create(client, s.token, "endpoint-1")
+    assert again.status_code == 200
+    assert "makeMeAvailable" not in again.json()["_embedded"]["me"]["_links"]
+
+
+@pytest.mark.parametrize("body", MAKE_ME_AVAILABLE_BODIES)
+async def test_make_me_available(
+    client: httpx.AsyncClient, helpers: Helpers, body: dict[str, Any]
+) -> None:
+    bill = await helpers.session("bill")
+    response = await make_me_available(client, bill, json=body)
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    await assert_available(client, bill)
+
+
+async def test_make_me_available_empty_body_no_content_type(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    bill = await helpers.session("bill")
+    response = await make_me_available(client, bill, content=b"")
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 204
+    await assert_available(client, bill)
+
+
+async def test_make_me_available_xml(client: httpx.AsyncClient, helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    content = (
+        b'<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">'
+        b'<property name="signInAs">Online</property>'
+        b'<propertyList name="supportedModalities"><item>Messaging</item></propertyList>'
+        b"</input>"
+    )
+    response = await make_me_available(
+        client, bill, content=content, headers={"Content-Type": "application/xml"}
+    )
+    assert response.status_code == 204
+    await assert_available(client, bill)
+
+
+async def test_make_me_available_updates_communication(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    bill = await helpers.session("bill")
+    before = await client.get(bill.link("communication", "self"), headers=bill.headers)
+    await make_me_available(client, bill, json={"supportedModalities": ["messaging"]})
+    after = await client.get(bill.link("communication", "self"), headers=bill.headers)
+    assert after.json()["supportedModalities"] == ["Messaging"]
+    assert after.headers["etag"] != before.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"supportedModalities": ["Video"]},
+        {"supportedModalities": ["Messaging", "Audio"]},
+        {"SupportedModalities": ["ApplicationSharing"]},
+    ],
+)
+async def test_make_me_available_unsupported_modality(
+    client: httpx.AsyncClient, helpers: Helpers, body: dict[str, Any]
+) -> None:
+    bill = await helpers.session("bill")
+    response = await make_me_available(client, bill, json=body)
+    assert response.status_code == 403
+    assert response.json()["code"] == "Forbidden"
+    me = (await client.get(bill.link("me", "self"), headers=bill.headers)).json()
+    assert "makeMeAvailable" in me["_links"]
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"signInAs": "Sleeping"}, "signInAs"),
+        ({"supportedModalities": ["Telepathy"]}, "supportedModalities"),
+        ({"supportedMessageFormats": ["Rtf"]}, "supportedMessageFormats"),
+        ({"audioPreference": "Smoke"}, "audioPreference"),
+        ({"supportedModalities": "Messaging"}, "supportedModalities"),
+        ({"signInAs": 3}, "signInAs"),
+    ],
+)
+async def test_make_me_available_bad_values(
+    client: httpx.AsyncClient, helpers: Helpers, body: dict[str, Any], parameter: str
+) -> None:
+    bill = await helpers.session("bill")
+    response = await make_me_available(client, bill, json=body)
+    assert response.status_code == 400
+    error = response.json()
+    assert (error["code"], error["subcode"]) == ("BadRequest", "ParameterValidationFailure")
+    assert parameter in error["parameters"]
+    me = (await client.get(bill.link("me", "self"), headers=bill.headers)).json()
+    assert "makeMeAvailable" in me["_links"]
+
+
+# -- idle expiry --------------------------------------------------------------------------
+
+
+async def test_idle_expiry_then_purge(
+    client: httpx.AsyncClient, helpers: Helpers, clock: FakeClock, built: Built
+) -> None:
+    bill = await helpers.session("bill")
+    alice = await helpers.session("alice")
+    clock.advance(590)
+    assert (await client.get(alice.app_href, headers=alice.headers)).status_code == 200
+    clock.advance(20)  # bill idle for 610 s, alice for 20 s
+    for url in (bill.app_href, bill.link("me", "self"), bill.link("policies")):
+        response = await client.get(url, headers=bill.headers)
+        assert response.status_code == 410, url
+        error = response.json()
+        assert (error["code"], error["subcode"]) == ("Gone", "InactiveApplicationExpired")
+    assert (await client.get(alice.app_href, headers=alice.headers)).status_code == 200
+    clock.advance(3601)
+    await built.services.applications.expire_idle()
+    response = await client.get(bill.app_href, headers=bill.headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "NotFound"
+    # alice was idle too (3601 s) and is gone as well; a fresh POST gives a new application
+    fresh = assert_application(await create(client, bill.token, "endpoint-1"))
+    assert fresh["id"] != bill.app["id"]
+
+
+async def test_requests_keep_application_alive(
+    client: httpx.AsyncClient, helpers: Helpers, clock: FakeClock
+) -> None:
+    bill = await helpers.session("bill")
+    for _ in range(5):
+        clock.advance(300)
+        assert (await client.get(bill.app_href, headers=bill.headers)).status_code == 200
+
+
+async def test_expired_application_revived_by_same_endpoint(
+    client: httpx.AsyncClient, helpers: Helpers, clock: FakeClock
+) -> None:
+    bill = await helpers.session("bill")
+    clock.advance(601)
+    assert (await client.get(bill.app_href, headers=bill.headers)).status_code == 410
+    response = await create(client, bill.token, "endpoint-1")
+    fresh = assert_application(response, status=201)
+    assert (await client.get(fresh["_links"]["self"]["href"], headers=bill.headers)).is_success

@@ -1,0 +1,97 @@
+"""The joinUrl of a meeting: its shape (https://meet.<domain>/<user part>/<onlineMeetingId>) and
+the public page served at its path. Spec: UCWA-MEETINGS.md §2.6.0, §2.6.3 (DELETE), §3.2 step 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from openucwa.domain.clock import FakeClock
+from openucwa.settings import Settings
+from tests.api.meetings_support import BILL, created, get_json, put, running_app, self_href
+from tests.conftest import BASE, Helpers
+
+
+def path_of(join_url: str) -> str:
+    """The joinUrl without its origin: what a browser asks this server for."""
+    return httpx.URL(join_url).raw_path.decode()
+
+
+async def open_page(helpers: Helpers, join_url: str) -> httpx.Response:
+    return await helpers.client.get(path_of(join_url))  # no Authorization header
+
+
+async def test_join_url_opens_a_public_page_naming_the_meeting(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "Quarterly sales numbers"})
+    meeting_id = meeting["onlineMeetingId"]
+    assert meeting["joinUrl"] == f"{BASE}/bmauldin/{meeting_id}"
+    response = await open_page(helpers, meeting["joinUrl"])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "Quarterly sales numbers" in page
+    assert meeting_id in page and "Bill Mauldin" in page
+    assert f"{BILL};gruu;opaque=app:conf:focus:id:{meeting_id}" in page
+
+
+async def test_html_in_the_subject_is_escaped(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    subject = '<script>alert("x")</script> & <b>co</b>'
+    meeting = await created(helpers, bill, {"subject": subject})
+    page = (await open_page(helpers, meeting["joinUrl"])).text
+    assert "<script>alert" not in page and "<b>co</b>" not in page
+    assert "&lt;script&gt;" in page and "&amp;" in page and "&lt;b&gt;co&lt;/b&gt;" in page
+
+
+async def test_page_follows_updates_and_disappears_after_delete(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "Draft agenda"})
+    updated = await put(
+        helpers, bill, self_href(meeting), {"subject": "Final agenda"}, meeting["etag"]
+    )
+    assert updated.status_code == 200
+    page = (await open_page(helpers, meeting["joinUrl"])).text
+    assert "Final agenda" in page and "Draft agenda" not in page
+    deleted = await helpers.client.delete(self_href(meeting), headers=bill.headers)
+    assert deleted.status_code == 204
+    gone = await open_page(helpers, meeting["joinUrl"])
+    assert gone.status_code == 404
+    assert gone.headers["content-type"].startswith("text/html")
+    assert "Final agenda" not in gone.text
+
+
+async def test_unknown_or_mismatched_meetings_are_not_found(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "Bill's"})
+    meeting_id = meeting["onlineMeetingId"]
+    for path in ("/bmauldin/ZZZZ9999", f"/alice/{meeting_id}", f"/nobody/{meeting_id}"):
+        response = await helpers.client.get(path)
+        assert response.status_code == 404, path
+        assert "Bill's" not in response.text
+
+
+async def test_the_assigned_meeting_has_a_page_too(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    assigned = await get_json(helpers, bill, bill.link("onlineMeetings", "myAssignedOnlineMeeting"))
+    assert assigned["joinUrl"].endswith(f"/bmauldin/{assigned['onlineMeetingId']}")
+    response = await open_page(helpers, assigned["joinUrl"])
+    assert response.status_code == 200
+    assert assigned["onlineMeetingId"] in response.text
+
+
+async def test_configured_meet_url_is_the_join_url_origin(tmp_path: Path, clock: FakeClock) -> None:
+    settings = Settings(
+        database=f"sqlite:///{tmp_path / 'meet.db'}",
+        domains="contoso.com",
+        meet_url="https://meet.contoso.com/",
+    )
+    async with running_app(settings, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        meeting = await created(helpers, bill, {"subject": "Elsewhere"})
+        assert (
+            meeting["joinUrl"] == f"https://meet.contoso.com/bmauldin/{meeting['onlineMeetingId']}"
+        )
+        response = await open_page(helpers, meeting["joinUrl"])
+        assert response.status_code == 200 and "Elsewhere" in response.text
