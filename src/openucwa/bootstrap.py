@@ -19,6 +19,7 @@ from openucwa.services.applications import ApplicationService
 from openucwa.services.event_channel import EventChannel
 from openucwa.services.housekeeping import standard_jobs
 from openucwa.services.meetings import MeetingService
+from openucwa.services.messaging import MessagingService
 from openucwa.settings import Settings
 from openucwa.storage.sql import SqliteStorage
 from openucwa.web.asgi import PathNormalizer, create_app
@@ -66,6 +67,15 @@ def build(
         applications=applications,
         meetings=MeetingService(storage.meetings, rules, ids, clock),
         events=channel,
+        messaging=MessagingService(
+            storage.conversations,
+            storage.applications,
+            storage.users,
+            channel,
+            ids,
+            clock,
+            lifetime,
+        ),
         tokens=tokens,
         sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
         users=storage.users,

@@ -24,7 +24,10 @@ async def test_empty_batch_then_make_me_available_events(helpers: Helpers) -> No
     assert mma.status_code == 204
     second = (await poll).json()
     rels = [(s["rel"], [e["link"]["rel"] for e in s["events"]]) for s in second["sender"]]
-    assert rels == [("communication", ["communication"]), ("me", ["me", "presence", "note", "location"])]
+    assert rels == [
+        ("communication", ["communication"]),
+        ("me", ["me", "presence", "note", "location"]),
+    ]
     comm = second["sender"][0]["events"][0]["_embedded"]["communication"]
     assert comm["supportedModalities"] == ["Messaging"]
     again = await helpers.client.get(body["_links"]["next"]["href"], headers=bill.headers)

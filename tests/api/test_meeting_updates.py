@@ -1,7 +1,8 @@
-"""PUT on myOnlineMeeting over HTTP, in JSON: If-Match rules (428/412), new ETags, read-only
-properties, whole-representation round trips, replace semantics, validation and lost updates.
+"""PUT and DELETE on myOnlineMeeting over HTTP, in JSON: If-Match rules (428/412), new ETags,
+read-only properties, whole-representation round trips, replace semantics, validation, lost
+updates, 404 for meetings that are not the caller's, 405 for unsupported methods.
 
-Spec: UCWA-MEETINGS.md §2.0.1, §2.0.5, §2.6.3, §3.3 step 5, §4.8, E7-E10. (Split from
+Spec: UCWA-MEETINGS.md §2.0.1, §2.0.5, §2.0.3, §2.6.3, §3.3 steps 5-6, §4.8, E7-E10. (Split from
 test_meetings.py to keep both files short; PUT of the assigned meeting is in
 test_assigned_meeting.py, XML PUT in test_meetings_xml.py.)
 """
@@ -22,6 +23,7 @@ from tests.api.meetings_support import (
     assert_error,
     assert_validation,
     created,
+    get_json,
     markers,
     put,
     self_href,
@@ -171,3 +173,55 @@ async def test_concurrent_updates_one_wins_one_gets_412(helpers: Helpers) -> Non
     (winner,) = [r.json() for r in responses if r.status_code == 200]
     current = (await helpers.client.get(self_href(meeting), headers=first.headers)).json()
     assert (current["subject"], current["etag"]) == (winner["subject"], winner["etag"])
+
+
+async def test_unsupported_methods_are_405(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "methods"})
+    collection = bill.link("onlineMeetings", "myOnlineMeetings")
+    extensions = meeting["_links"]["onlineMeetingExtensions"]["href"]
+    for method, href in (
+        ("PUT", collection),
+        ("DELETE", collection),
+        ("POST", self_href(meeting)),
+        ("PUT", extensions),
+        ("DELETE", extensions),
+    ):
+        headers = {**bill.headers, "If-Match": f'"{meeting["etag"]}"'}
+        response = await helpers.client.request(method, href, json={}, headers=headers)
+        assert_error(response, 405, "MethodNotAllowed", None)
+    assert (await get_json(helpers, bill, self_href(meeting)))["etag"] == meeting["etag"]
+
+
+async def test_other_users_and_unknown_meetings_are_not_found(helpers: Helpers) -> None:
+    bill, alice = await helpers.session("bill"), await helpers.session("alice")
+    meeting = await created(helpers, bill, {"subject": "private"})
+    in_alices_app = (
+        alice.link("onlineMeetings", "myOnlineMeetings") + "/" + meeting["onlineMeetingId"]
+    )
+    unknown = bill.link("onlineMeetings", "myOnlineMeetings") + "/ZZZZ9999"
+    for who, href in ((alice, self_href(meeting)), (alice, in_alices_app), (bill, unknown)):
+        for method in ("GET", "DELETE", "PUT"):
+            headers = {**who.headers, "If-Match": f'"{meeting["etag"]}"'}
+            response = await helpers.client.request(method, href, json={}, headers=headers)
+            assert response.status_code == 404, (method, href, response.text)
+            assert response.json()["code"] == "NotFound"
+    still = await helpers.client.get(self_href(meeting), headers=bill.headers)
+    assert still.json()["subject"] == "private"
+
+
+async def test_delete(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "gone soon"})
+    keep = await created(helpers, bill, {"subject": "kept"})
+    response = await helpers.client.delete(self_href(meeting), headers=bill.headers)
+    assert response.status_code == 204 and response.content == b""
+    again = await helpers.client.get(self_href(meeting), headers=bill.headers)
+    assert again.status_code == 404 and again.json()["code"] == "NotFound"
+    twice = await helpers.client.delete(self_href(meeting), headers=bill.headers)
+    assert twice.status_code == 404
+    listing = await helpers.client.get(
+        bill.link("onlineMeetings", "myOnlineMeetings"), headers=bill.headers
+    )
+    ids = [m["onlineMeetingId"] for m in listing.json()["_embedded"]["myOnlineMeeting"]]
+    assert ids == [keep["onlineMeetingId"]]

@@ -39,44 +39,81 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 def user(uri: str = BILL, **changes: Any) -> User:
-    return replace(User(uri=uri, name="Bill Mauldin", password_hash="$argon2id$h",
-                        email="bill@contoso.com", title="PM", company="Contoso"), **changes)  # fmt: skip
+    return replace(
+        User(
+            uri=uri,
+            name="Bill Mauldin",
+            password_hash="$argon2id$h",
+            email="bill@contoso.com",
+            title="PM",
+            company="Contoso",
+        ),
+        **changes,
+    )
 
 
-def token(token_hash: str, subject: str = BILL, expires: timedelta = timedelta(hours=8)) -> TokenRecord:  # fmt: skip
+def token(
+    token_hash: str, subject: str = BILL, expires: timedelta = timedelta(hours=8)
+) -> TokenRecord:
     return TokenRecord(token_hash, subject, "user", T0, T0 + expires)
 
 
-def app(app_id: str = "100000000001", owner: str = BILL, endpoint: str = "e1", **changes: Any) -> Application:  # fmt: skip
+def app(
+    app_id: str = "100000000001", owner: str = BILL, endpoint: str = "e1", **changes: Any
+) -> Application:
     return replace(
         Application(
-            app_id=ApplicationId(app_id), owner_uri=owner, culture="en-US", endpoint_id=endpoint,
-            user_agent="tests/1.0", instance_id="", type="Browser", etag="11",
-            communication_etag="12", communication_put_guid="guid-13", created_at=T0, last_seen=T0,
+            app_id=ApplicationId(app_id),
+            owner_uri=owner,
+            culture="en-US",
+            endpoint_id=endpoint,
+            user_agent="tests/1.0",
+            instance_id="",
+            type="Browser",
+            etag="11",
+            communication_etag="12",
+            communication_put_guid="guid-13",
+            created_at=T0,
+            last_seen=T0,
         ),
         **changes,
-    )  # fmt: skip
+    )
 
 
-def meeting(meeting_id: str = "IB88RLLY", organizer: str = BILL, conference: str = "12983487",
-            **changes: Any) -> OnlineMeeting:  # fmt: skip
+def meeting(
+    meeting_id: str = "IB88RLLY",
+    organizer: str = BILL,
+    conference: str = "12983487",
+    **changes: Any,
+) -> OnlineMeeting:
     return replace(
         OnlineMeeting(
-            meeting_id=MeetingId(meeting_id), organizer_uri=organizer, online_meeting_rel=SCHEDULED,
-            conference_id=conference, conversation_guid="conv-guid", put_guid="put-guid",
-            etag="1", subject="Sales", description="Q3", access_level="SameEnterprise",
-            attendees=(ALICE, "sip:tosh@contoso.com"), leaders=(ALICE,),
-            automatic_leader_assignment="Disabled", entry_exit_announcement="Disabled",
-            lobby_bypass_for_phone_users="Enabled", phone_user_admission="Disabled",
+            meeting_id=MeetingId(meeting_id),
+            organizer_uri=organizer,
+            online_meeting_rel=SCHEDULED,
+            conference_id=conference,
+            conversation_guid="conv-guid",
+            put_guid="put-guid",
+            etag="1",
+            subject="Sales",
+            description="Q3",
+            access_level="SameEnterprise",
+            attendees=(ALICE, "sip:tosh@contoso.com"),
+            leaders=(ALICE,),
+            automatic_leader_assignment="Disabled",
+            entry_exit_announcement="Disabled",
+            lobby_bypass_for_phone_users="Enabled",
+            phone_user_admission="Disabled",
             expiration_time=T0 + timedelta(hours=8),
         ),
         **changes,
-    )  # fmt: skip
+    )
 
 
 def extension(ext_id: str = "917823", etag: str = "e1", **changes: Any) -> Extension:
-    return replace(Extension(ext_id, "RoamedParticipantData", (("color", "blue"),), etag, "pg"),
-                   **changes)  # fmt: skip
+    return replace(
+        Extension(ext_id, "RoamedParticipantData", (("color", "blue"),), etag, "pg"), **changes
+    )
 
 
 # -- users ----------------------------------------------------------------------------------
@@ -142,8 +179,13 @@ async def test_tokens_purge_expired(storage: SqliteStorage) -> None:
 
 async def test_applications_get_or_create(storage: SqliteStorage) -> None:
     apps = storage.applications
-    full = app(available=True, sign_in_as="Busy", supported_modalities=("Messaging", "PhoneAudio"),
-               supported_message_formats=("Html", "Plain"), instance_id="tab")  # fmt: skip
+    full = app(
+        available=True,
+        sign_in_as="Busy",
+        supported_modalities=("Messaging", "PhoneAudio"),
+        supported_message_formats=("Html", "Plain"),
+        instance_id="tab",
+    )
     assert await apps.get_or_create(full, 10) == (full, True)
     assert await apps.get(full.app_id) == full
     again = replace(full, app_id=ApplicationId("100000000002"), culture="de-DE")
@@ -250,10 +292,19 @@ async def test_ensure_assigned_is_idempotent(storage: SqliteStorage) -> None:
 async def test_replace_is_compare_and_swap(storage: SqliteStorage) -> None:
     meetings = storage.meetings
     await meetings.create(meeting(), 10)
-    changed = meeting(etag="2", subject="New", description="", attendees=(), leaders=(BILL,),
-                      access_level="Everyone", automatic_leader_assignment="Everyone",
-                      entry_exit_announcement="Enabled", lobby_bypass_for_phone_users="Disabled",
-                      phone_user_admission="Enabled", expiration_time=T0 + timedelta(days=3))  # fmt: skip
+    changed = meeting(
+        etag="2",
+        subject="New",
+        description="",
+        attendees=(),
+        leaders=(BILL,),
+        access_level="Everyone",
+        automatic_leader_assignment="Everyone",
+        entry_exit_announcement="Enabled",
+        lobby_bypass_for_phone_users="Disabled",
+        phone_user_admission="Enabled",
+        expiration_time=T0 + timedelta(days=3),
+    )
     sneaky = replace(changed, conference_id="777", put_guid="p2", conversation_guid="c2")
     assert await meetings.get(BILL, "IB88RLLY") == meeting()  # read first: caches must follow
     await meetings.replace(sneaky, expected_etag="1")
@@ -312,9 +363,20 @@ async def test_put_extension(storage: SqliteStorage) -> None:
 
 
 async def test_extension_values_round_trip(storage: SqliteStorage) -> None:
-    values = (("s", "text"), ("empty", ""), ("i", 42), ("neg", -7), ("f", 1.5), ("t", True),
-              ("no", False), ("n", None), ("l", ["a", 1, False, None]), ("d", {"k": ["v"]}),
-              ("u", "é☃𝄞\r\n"), ("big", 2**53))  # fmt: skip
+    values = (
+        ("s", "text"),
+        ("empty", ""),
+        ("i", 42),
+        ("neg", -7),
+        ("f", 1.5),
+        ("t", True),
+        ("no", False),
+        ("n", None),
+        ("l", ["a", 1, False, None]),
+        ("d", {"k": ["v"]}),
+        ("u", "é☃𝄞\r\n"),
+        ("big", 2**53),
+    )
     await storage.meetings.create(meeting(), 10)
     await storage.meetings.put_extension(BILL, "IB88RLLY", extension(values=values), None)
     stored = await storage.meetings.get(BILL, "IB88RLLY")

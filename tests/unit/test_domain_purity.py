@@ -26,9 +26,12 @@ def impurities(source: str) -> list[str]:
                 for alias in node.names
                 if alias.name.split(".")[0] in FORBIDDEN_MODULES
             ]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module.split(".")[0] in FORBIDDEN_MODULES:
-                found.append(f"{line}: from {node.module} import")
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] in FORBIDDEN_MODULES
+        ):
+            found.append(f"{line}: from {node.module} import")
     return found
 
 

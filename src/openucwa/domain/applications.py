@@ -158,3 +158,38 @@ class Lifetime:
     def is_purgeable(self, app: Application, now: datetime) -> bool:
         limit = self.idle_when_available if app.available else self.idle
         return now - app.last_seen > limit + self.purge_after
+
+
+def update_communication(
+    app: Application,
+    modalities: tuple[str, ...] | None,
+    formats: tuple[str, ...] | None,
+    ids: IdGenerator,
+) -> Application:
+    """PUT communication: the supported modalities and message formats (spec §2.7.1)."""
+    problems: dict[str, str] = {}
+    chosen_modalities: list[str] = []
+    for value in modalities or ():
+        canonical = canonical_enum(value, MODALITY_TYPES)
+        if canonical is None:
+            problems["supportedModalities"] = f"Must be among: {', '.join(MODALITY_TYPES)}."
+        elif canonical not in chosen_modalities:
+            chosen_modalities.append(canonical)
+    chosen_formats: list[str] = []
+    for value in formats or ("Plain",):
+        canonical = canonical_enum(value, MESSAGE_FORMATS)
+        if canonical is None:
+            problems["supportedMessageFormats"] = "Must be among: Html, Plain."
+        elif canonical not in chosen_formats:
+            chosen_formats.append(canonical)
+    if problems:
+        raise validation_failure(problems)
+    etag = ids.etag()
+    while etag == app.communication_etag:
+        etag = ids.etag()
+    return replace(
+        app,
+        supported_modalities=tuple(chosen_modalities),
+        supported_message_formats=tuple(chosen_formats),
+        communication_etag=etag,
+    )

@@ -14,6 +14,7 @@ The tree::
      ├── UnsupportedMediaType    code UnsupportedMediaType
      ├── PreconditionRequired    code PreconditionRequired
      ├── NotAcceptable           code NotAcceptable
+     ├── TooManyRequests         code TooManyRequests (too many requests in one batch)
      └── ServiceFailure          code ServiceFailure
 
 ``web/errors.py`` holds the one table that maps a code to an HTTP status; the same error can
@@ -94,6 +95,11 @@ class UnsupportedMediaType(UcwaError):
 class NotAcceptable(UcwaError):
     code = "NotAcceptable"
     default_message = "None of the requested media types can be produced."
+
+
+class TooManyRequests(UcwaError):
+    code = "TooManyRequests"
+    default_message = "There are too many outstanding requests. Retry later with fewer."
 
 
 class ServiceFailure(UcwaError):

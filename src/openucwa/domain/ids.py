@@ -24,6 +24,7 @@ class IdGenerator(Protocol):
     def guid(self) -> str: ...
     def etag(self) -> str: ...
     def token(self) -> str: ...
+    def short_id(self) -> str: ...
 
 
 class _EntropyPool:
@@ -80,6 +81,10 @@ class RandomIds:
     def etag(self) -> str:
         # Real servers use decimal numbers ("3253045138").
         return str(1 + self._pool.below(4_294_967_295))
+
+    def short_id(self) -> str:
+        """An opaque 12-character id for conversations, invitations and messages."""
+        return self._pool.take(6).hex()
 
     def token(self) -> str:
         return "cwt=" + base64.urlsafe_b64encode(self._pool.take(48)).decode().rstrip("=")

@@ -12,9 +12,16 @@ from openucwa.domain.applications import (
     Lifetime,
     make_available,
     new_application,
+    update_communication,
 )
 from openucwa.domain.clock import Clock
-from openucwa.domain.errors import Forbidden, Gone, NotFound
+from openucwa.domain.errors import (
+    Forbidden,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from openucwa.domain.events import MEDIUM, NewEvent, app_stream
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
@@ -74,6 +81,13 @@ class ApplicationService:
             await self._repo.touch(app.app_id, now)
         return app
 
+    async def owned(self, caller: Caller, app_id: str) -> Application:
+        """The caller's application even if it expired (for DELETE), else 404."""
+        app = await self._repo.get(app_id)
+        if app is None or app.owner_uri != caller.uri:
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
+        return app
+
     async def delete(self, caller: Caller, app_id: str) -> None:
         app = await self._repo.get(app_id)
         if app is None or app.owner_uri != caller.uri:
@@ -94,6 +108,29 @@ class ApplicationService:
         await self._repo.save(updated, events, self._clock.now())
         self._channel.notify(events)
         return updated
+
+    async def update_communication(
+        self,
+        caller: Caller,
+        app_id: str,
+        modalities: tuple[str, ...] | None,
+        formats: tuple[str, ...] | None,
+        if_match: frozenset[str],
+    ) -> Application:
+        app = await self.get(caller, app_id)
+        if not if_match:
+            raise PreconditionRequired()
+        if app.communication_etag not in if_match and "*" not in if_match:
+            raise PreconditionFailed()
+        updated = update_communication(app, modalities, formats, self._ids)
+        events = availability_events(updated)[:1]
+        await self._repo.save(updated, events, self._clock.now())
+        self._channel.notify(events)
+        return updated
+
+    async def report_activity(self, caller: Caller, app_id: str) -> None:
+        app = await self.get(caller, app_id)
+        await self._repo.touch(app.app_id, self._clock.now())
 
     async def expire_idle(self) -> int:
         """Housekeeping: forget applications idle beyond expiry plus the purge delay."""

@@ -117,6 +117,9 @@ class CachedApplications:
     async def list_all(self) -> Sequence[Application]:
         return await self._inner.list_all()
 
+    async def list_for_owner(self, owner_uri: str) -> Sequence[Application]:
+        return await self._inner.list_for_owner(owner_uri)
+
 
 class CachedMeetings:
     def __init__(self, inner: MeetingRepository, limit: int = 100_000) -> None:

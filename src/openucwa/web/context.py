@@ -13,6 +13,7 @@ from openucwa.domain.users import Organization
 from openucwa.services.applications import ApplicationService
 from openucwa.services.event_channel import EventChannel
 from openucwa.services.meetings import MeetingService
+from openucwa.services.messaging import MessagingService
 from openucwa.services.ports import UserRepository
 
 
@@ -27,6 +28,7 @@ class Services:
     applications: ApplicationService
     meetings: MeetingService
     events: EventChannel
+    messaging: MessagingService
     tokens: Tokens
     sign_in: SignIn
     users: UserRepository

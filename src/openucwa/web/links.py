@@ -92,13 +92,32 @@ class Links:
         return f"{self.path('events', app_id=app_id)}?ack={ack}"
 
     def batch(self, app_id: str) -> str:
-        return f"{self.application(app_id)}/batch"
+        return self.path("batch", app_id=app_id)
 
     def photo(self, app_id: str, address: str) -> str:
         return self.path("photo", app_id=app_id, address=address)
 
     def communication_child(self, app_id: str, leaf: str) -> str:
         return f"{self.path('communication', app_id=app_id)}/{leaf}"
+
+    def conversations(self, app_id: str) -> str:
+        return f"{self.path('conversations', app_id=app_id)}?filter=active"
+
+    # -- conversations and messaging -----------------------------------------------------
+
+    def conv(self, app_id: str, conv_id: str, name: str = "conversation", **params: str) -> str:
+        return self.path(name, app_id=app_id, conv_id=conv_id, **params)
+
+    def participant(
+        self, app_id: str, conv_id: str, address: str, name: str = "participant"
+    ) -> str:
+        return self.path(name, app_id=app_id, conv_id=conv_id, pkey=quote(address, "@"))
+
+    def invitation(self, app_id: str, inv_id: str, name: str = "messaging_invitation") -> str:
+        return self.path(name, app_id=app_id, inv_id=inv_id)
+
+    def contact(self, app_id: str, address: str) -> str:
+        return self.path("contact", app_id=app_id, address=quote(address, "@"))
 
     def meeting(self, app_id: str, meeting_id: str) -> str:
         return self.path("my_online_meeting", app_id=app_id, meeting_id=meeting_id)

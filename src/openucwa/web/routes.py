@@ -7,10 +7,13 @@ from starlette.routing import Route
 
 from openucwa.web.resources import (
     application as app,
+    batch,
+    conversations as conv,
     discovery,
     events,
     extensions as ext,
     join_page,
+    messaging_invitations as invitations,
     my_online_meetings as mine,
     online_meetings as om,
     token,
@@ -32,6 +35,9 @@ class MeetingIdConvertor(Convertor[str]):
 register_url_convertor("meetingid", MeetingIdConvertor())
 
 APP = "/ucwa/oauth/v1/applications/{app_id:str}"
+COMM = APP + "/communication"
+CONV = COMM + "/conversations/{conv_id:str}"
+INVITATION = COMM + "/messagingInvitations/{inv_id:str}"
 MEETINGS = APP + "/onlineMeetings"
 MEETING = MEETINGS + "/myOnlineMeetings/{meeting_id:str}"
 
@@ -103,6 +109,7 @@ ROUTES = [
     Route(APP, app.get_application, methods=["GET"], name="application"),
     Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
     Route(APP + "/events", events.get_events, methods=["GET"], name="events"),
+    Route(APP + "/batch", batch.post_batch, methods=["POST"], name="batch"),
     Route(APP + "/me", app.get_me, methods=["GET"], name="me"),
     Route(
         APP + "/me/makeMeAvailable",
@@ -114,6 +121,61 @@ ROUTES = [
     Route(APP + "/photos/{address:str}", app.get_photo, methods=["GET"], name="photo"),
     Route(APP + "/policies", app.get_policies, methods=["GET"], name="app_policies"),
     Route(APP + "/communication", app.get_communication, methods=["GET"], name="communication"),
+    Route(APP + "/communication", app.put_communication, methods=["PUT"], name="communication_put"),
+    Route(
+        APP + "/reportMyActivity",
+        app.report_my_activity,
+        methods=["POST"],
+        name="report_my_activity",
+    ),
+    Route(APP + "/people/{address:str}", app.get_contact, methods=["GET"], name="contact"),
+    Route(COMM + "/conversations", conv.list_conversations, methods=["GET"], name="conversations"),
+    Route(CONV, conv.get_conversation, methods=["GET"], name="conversation"),
+    Route(CONV, conv.delete_conversation, methods=["DELETE"], name="conversation_delete"),
+    Route(CONV + "/participants", conv.get_participants, methods=["GET"], name="participants"),
+    Route(
+        CONV + "/participants/{pkey:str}", conv.get_participant, methods=["GET"], name="participant"
+    ),
+    Route(
+        CONV + "/participants/{pkey:str}/messaging",
+        conv.get_participant_messaging,
+        methods=["GET"],
+        name="participant_messaging",
+    ),
+    Route(CONV + "/messaging", conv.get_messaging, methods=["GET"], name="messaging"),
+    Route(CONV + "/messaging/messages", conv.get_messages, methods=["GET"], name="messages"),
+    Route(CONV + "/messaging/messages", conv.send_message, methods=["POST"], name="messages_post"),
+    Route(
+        CONV + "/messaging/messages/{msg_id:str}", conv.get_message, methods=["GET"], name="message"
+    ),
+    Route(
+        CONV + "/messaging/messages/{msg_id:str}",
+        conv.send_message,
+        methods=["POST"],
+        name="message_reply",
+    ),
+    Route(
+        CONV + "/messaging/terminate", conv.stop_messaging, methods=["POST"], name="messaging_stop"
+    ),
+    Route(CONV + "/messaging/typing", conv.set_typing, methods=["POST"], name="messaging_typing"),
+    Route(
+        CONV + "/messaging/typingParticipants",
+        conv.get_typing_participants,
+        methods=["GET"],
+        name="typing_participants",
+    ),
+    Route(
+        COMM + "/messagingInvitations",
+        invitations.start_messaging,
+        methods=["POST"],
+        name="start_messaging",
+    ),
+    Route(INVITATION, invitations.get_invitation, methods=["GET"], name="messaging_invitation"),
+    Route(INVITATION + "/accept", invitations.accept, methods=["POST"], name="invitation_accept"),
+    Route(
+        INVITATION + "/decline", invitations.decline, methods=["POST"], name="invitation_decline"
+    ),
+    Route(INVITATION + "/cancel", invitations.cancel, methods=["POST"], name="invitation_cancel"),
     # discovery and sign-in
     Route("/", discovery.root, methods=["GET"], name="root"),
     Route(

@@ -141,7 +141,9 @@ def test_revoke_all_for_one_subject(tokens: Tokens) -> None:
 def test_a_wrong_prefix_is_refused_without_a_lookup(
     tokens: Tokens, store: MemoryTokenStore, clock: FakeClock, token: str
 ) -> None:
-    run(store.add(TokenRecord(hash_token(token), BILL, "user", clock.now(), clock.now() + LIFETIME)))
+    run(
+        store.add(TokenRecord(hash_token(token), BILL, "user", clock.now(), clock.now() + LIFETIME))
+    )
     assert run(tokens.verify(token)) is None
     assert store.lookups == 0
 

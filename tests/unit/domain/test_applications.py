@@ -16,6 +16,7 @@ from openucwa.domain.applications import (
     Lifetime,
     make_available,
     new_application,
+    update_communication,
 )
 from openucwa.domain.errors import BadRequest, Forbidden
 from openucwa.domain.users import Organization, User, parse_sip_uri, require_sip_uri
@@ -107,8 +108,17 @@ def test_make_available_defaults() -> None:
     assert app.supported_message_formats == ("Plain",)
     assert app.last_seen == NOW + timedelta(minutes=1)
     assert app.communication_etag == "1"
-    assert replace(app, available=False, sign_in_as="", supported_modalities=(),
-                   communication_etag=before.communication_etag, last_seen=NOW) == before  # fmt: skip
+    assert (
+        replace(
+            app,
+            available=False,
+            sign_in_as="",
+            supported_modalities=(),
+            communication_etag=before.communication_etag,
+            last_seen=NOW,
+        )
+        == before
+    )
 
 
 def test_make_available_canonicalises_and_deduplicates() -> None:
@@ -138,8 +148,10 @@ def test_make_available_reports_every_bad_enum() -> None:
     }
 
 
-@pytest.mark.parametrize("modality", [m for m in MODALITY_TYPES if m not in ("Messaging", "PhoneAudio")])
-def test_unsupported_modalities_are_forbidden(modality: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "modality", [m for m in MODALITY_TYPES if m not in ("Messaging", "PhoneAudio")]
+)
+def test_unsupported_modalities_are_forbidden(modality: str) -> None:
     with pytest.raises(Forbidden):
         available(supported_modalities=("Messaging", modality.lower()))
 
@@ -176,6 +188,38 @@ def test_lifetime_is_configuration() -> None:
     assert short.is_expired(app, NOW + timedelta(seconds=6))
     assert not short.is_purgeable(app, NOW + timedelta(seconds=10))
     assert short.is_purgeable(app, NOW + timedelta(seconds=11))
+
+
+# -- PUT communication ----------------------------------------------------------------------
+
+
+def test_update_communication_canonicalises_and_keeps_the_rest() -> None:
+    before = create()
+    ids = CountingIds(etags=[before.communication_etag, "fresh"])
+    after = update_communication(before, ("messaging", "VIDEO", "Messaging"), ("html",), ids)
+    assert after.supported_modalities == ("Messaging", "Video")
+    assert after.supported_message_formats == ("Html",)
+    assert after.communication_etag == "fresh"  # never the old one
+    assert (
+        replace(
+            after,
+            supported_modalities=(),
+            supported_message_formats=("Plain",),
+            communication_etag=before.communication_etag,
+        )
+        == before
+    )
+
+
+def test_update_communication_defaults() -> None:
+    after = update_communication(create(), None, None, CountingIds())
+    assert (after.supported_modalities, after.supported_message_formats) == ((), ("Plain",))
+
+
+def test_update_communication_reports_every_bad_value() -> None:
+    with pytest.raises(BadRequest) as caught:
+        update_communication(create(), ("Smell",), ("Rtf",), CountingIds())
+    assert set(caught.value.parameters) == {"supportedModalities", "supportedMessageFormats"}
 
 
 # -- users ----------------------------------------------------------------------------------

@@ -66,12 +66,15 @@ class CountingIds:
     def token(self) -> str:
         return f"cwt=token{self._next()}"
 
+    def short_id(self) -> str:
+        return f"{self._next():012x}"
 
-def make(rules: SchedulingRules = RULES, **fields: Any) -> OnlineMeeting:
+
+def make(rules: SchedulingRules = RULES, /, **fields: Any) -> OnlineMeeting:
     return new_meeting(MeetingInput(**fields), ORGANIZER, rules, CountingIds(), NOW)
 
 
-def problems(rules: SchedulingRules = RULES, **fields: Any) -> dict[str, str]:
+def problems(rules: SchedulingRules = RULES, /, **fields: Any) -> dict[str, str]:
     with pytest.raises(BadRequest) as caught:
         make(rules, **fields)
     assert caught.value.subcode == "ParameterValidationFailure"
@@ -386,7 +389,9 @@ def test_random_ids_have_the_shapes_real_servers_mint() -> None:
         assert re.fullmatch(r"[1-9]\d{7}", ids.conference_id())
         assert re.fullmatch(GUID, ids.guid())
         assert re.fullmatch(r"[1-9]\d{0,9}", ids.etag())
+        assert re.fullmatch(r"[0-9a-f]{12}", ids.short_id())
     assert len({ids.meeting_id() for _ in range(200)}) == 200
+    assert len({ids.short_id() for _ in range(200)}) == 200
 
 
 @pytest.mark.parametrize(

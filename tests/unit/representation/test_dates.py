@@ -35,16 +35,20 @@ def test_to_aspnet(value: datetime, text: str) -> None:
         (WHEN, "2016-09-26T23:20:29.051Z"),
         (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05Z"),
         (datetime(2016, 9, 26, 23, 20, 29, 123456, tzinfo=UTC), "2016-09-26T23:20:29.123456Z"),
-        (datetime(2016, 9, 26, 16, 20, 29, tzinfo=timezone(timedelta(hours=-7))),
-         "2016-09-26T23:20:29Z"),
+        (
+            datetime(2016, 9, 26, 16, 20, 29, tzinfo=timezone(timedelta(hours=-7))),
+            "2016-09-26T23:20:29Z",
+        ),
     ],
-)  # fmt: skip
+)
 def test_to_iso_is_always_utc_with_z(value: datetime, text: str) -> None:
     assert to_iso(value) == text
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, h: int = 0, m: int = 0, s: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, h, m, s, us, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +133,9 @@ def test_iso_round_trip_is_exact(value: datetime) -> None:
 @settings(database=None)
 @given(DATETIMES)
 def test_aspnet_round_trip_keeps_milliseconds(value: datetime) -> None:
-    assert parse_date(to_aspnet(value)) == value.replace(microsecond=value.microsecond // 1000 * 1000)
+    assert parse_date(to_aspnet(value)) == value.replace(
+        microsecond=value.microsecond // 1000 * 1000
+    )
 
 
 def _never_raises(text: str) -> None:

@@ -13,7 +13,9 @@ NS = UCWA_NAMESPACE
 
 
 def xml(children: str, root: str = "input") -> bytes:
-    return f'<?xml version="1.0" encoding="utf-8"?><{root} xmlns="{NS}">{children}</{root}>'.encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><{root} xmlns="{NS}">{children}</{root}>'.encode()
+    )
 
 
 def malformed(call: object, body: bytes) -> str:
@@ -98,6 +100,20 @@ def test_xml_input_and_resource_roots(root: str) -> None:
     ]
 
 
+def test_xml_without_the_namespace_is_tolerated() -> None:
+    assert from_xml(b'<input><property name="a">1</property></input>').text("a") == "1"
+
+
+def test_any_other_parser_failure_is_a_deserialization_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise ValueError("parser trouble")
+
+    monkeypatch.setattr("defusedxml.ElementTree.fromstring", explode)
+    assert malformed(from_xml, xml("")).endswith("invalid XML")
+
+
 def test_elements_from_another_namespace_are_ignored() -> None:
     doc = from_xml(xml('<x:property xmlns:x="urn:other" name="a">1</x:property>'))
     assert doc.values == {}
@@ -117,8 +133,12 @@ def test_a_foreign_root_is_refused(body: bytes) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"<input", b"not xml", xml('<property name="a">#</property>').replace(b"#", b"\xff"),
-     b"<a></b>"],  # fmt: skip
+    [
+        b"<input",
+        b"not xml",
+        xml('<property name="a">#</property>').replace(b"#", b"\xff"),
+        b"<a></b>",
+    ],
 )
 def test_xml_that_cannot_be_read(body: bytes) -> None:
     assert "invalid XML" in malformed(from_xml, body)
@@ -162,7 +182,9 @@ def test_dtds_and_entities_are_refused_before_expansion(body: bytes) -> None:
 
 @pytest.mark.timeout(5)
 def test_deep_nesting_is_refused() -> None:
-    deep = b'<input xmlns="' + NS.encode() + b'">' + b"<a>" * 10_000 + b"</a>" * 10_000 + b"</input>"
+    deep = (
+        b'<input xmlns="' + NS.encode() + b'">' + b"<a>" * 10_000 + b"</a>" * 10_000 + b"</input>"
+    )
     assert "deeper than" in malformed(from_xml, deep)
 
 
@@ -217,8 +239,13 @@ def test_boolean_reader() -> None:
     assert (doc.boolean("t"), doc.boolean("f"), doc.boolean("missing")) == (True, False, None)
     assert doc.boolean("s") is None and doc.boolean("n") is None
     assert set(doc.problems) == {"s", "n"}
-    doc = from_xml(xml("".join(f'<property name="{v}">{v}</property>' for v in
-                               ("True", "false", "TRUE", "yes", ""))))  # fmt: skip
+    doc = from_xml(
+        xml(
+            "".join(
+                f'<property name="{v}">{v}</property>' for v in ("True", "false", "TRUE", "yes", "")
+            )
+        )
+    )
     assert [doc.boolean(v) for v in ("True", "false", "TRUE")] == [True, False, True]
     assert doc.boolean("yes") is None and doc.boolean("") is None
     assert set(doc.problems) == {"yes"}

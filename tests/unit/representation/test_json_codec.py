@@ -96,10 +96,12 @@ def test_multiple_rels_are_always_arrays_and_titles_are_kept() -> None:
 
 
 def test_embedded_single_and_arrays_nest_with_their_own_self_links() -> None:
-    extension = Resource("onlineMeetingExtension", href=MEETING + "/extensions/917823",
-                         properties={"id": "917823"})  # fmt: skip
-    meeting = Resource("myOnlineMeeting", href=MEETING,
-                       embedded={"onlineMeetingExtension": [extension]})  # fmt: skip
+    extension = Resource(
+        "onlineMeetingExtension", href=MEETING + "/extensions/917823", properties={"id": "917823"}
+    )
+    meeting = Resource(
+        "myOnlineMeeting", href=MEETING, embedded={"onlineMeetingExtension": [extension]}
+    )
     app = Resource(
         "application",
         href="/app",
@@ -184,7 +186,10 @@ def test_error_body_leaves_out_what_is_empty() -> None:
         "code": "NotFound",
         "message": "The requested resource was not found.",
     }
-    assert orjson.loads(encode_error(ErrorBody("Gone", "", "m"))) == {"code": "Gone", "message": "m"}
+    assert orjson.loads(encode_error(ErrorBody("Gone", "", "m"))) == {
+        "code": "Gone",
+        "message": "m",
+    }
 
 
 def test_encode_plain() -> None:

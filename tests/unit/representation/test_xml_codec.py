@@ -19,7 +19,9 @@ MEETING = "/ucwa/oauth/v1/applications/101/onlineMeetings/myOnlineMeetings/IB88R
 def read(element: ET.Element) -> dict[str, Any]:
     """A <resource> element as plain data, in document order."""
     assert element.tag == NS + "resource"
-    links, properties, children = [], [], []
+    links: list[tuple[str | None, str | None, str | None]] = []
+    properties: list[tuple[str | None, Any]] = []
+    children: list[dict[str, Any]] = []
     for child in element:
         if child.tag == NS + "link":
             links.append((child.get("rel"), child.get("href"), child.get("title")))
@@ -43,7 +45,9 @@ def read(element: ET.Element) -> dict[str, Any]:
 def expected(resource: Resource) -> dict[str, Any]:
     """What ``read`` must give for ``resource`` when every value is a string."""
     properties: list[tuple[str, Any]] = [("rel", resource.rel)] if resource.show_rel else []
-    properties += [(name, value) for name, value in resource.properties.items() if value is not None]
+    properties += [
+        (name, value) for name, value in resource.properties.items() if value is not None
+    ]
     if resource.etag is not None:
         properties.append(("etag", resource.etag))
     links = [
@@ -56,8 +60,13 @@ def expected(resource: Resource) -> dict[str, Any]:
         for item in resource.embedded.values()
         for one in (item if isinstance(item, list) else [item])
     ]
-    return {"rel": resource.rel, "href": resource.href, "links": links,
-            "properties": properties, "children": children}  # fmt: skip
+    return {
+        "rel": resource.rel,
+        "href": resource.href,
+        "links": links,
+        "properties": properties,
+        "children": children,
+    }
 
 
 def root(resource: Resource) -> ET.Element:
@@ -137,8 +146,9 @@ def test_scalars_are_rendered_as_xml_schema_text() -> None:
 
 
 def test_embedded_resources_nest_without_repeating_the_namespace() -> None:
-    extension = Resource("onlineMeetingExtension", href=MEETING + "/extensions/1",
-                         properties={"id": "1"})  # fmt: skip
+    extension = Resource(
+        "onlineMeetingExtension", href=MEETING + "/extensions/1", properties={"id": "1"}
+    )
     resource = Resource(
         "application",
         href="/app",
@@ -180,9 +190,13 @@ LINKS = st.builds(Link, TEXT, st.none() | TEXT)
 
 @st.composite
 def resources(draw: st.DrawFn, depth: int = 2) -> Resource:
-    nested = st.just({}) if depth == 0 else st.dictionaries(
-        TEXT, resources(depth - 1) | st.lists(resources(depth - 1), max_size=2), max_size=1
-    )  # fmt: skip
+    nested = (
+        st.just({})
+        if depth == 0
+        else st.dictionaries(
+            TEXT, resources(depth - 1) | st.lists(resources(depth - 1), max_size=2), max_size=1
+        )
+    )
     return Resource(
         rel=draw(TEXT),
         href=draw(st.none() | TEXT),
@@ -205,8 +219,12 @@ def test_any_tree_of_strings_survives_a_standard_parser(resource: Resource) -> N
 
 def test_error_body_with_parameters() -> None:
     body = encode_error(
-        ErrorBody("BadRequest", "ParameterValidationFailure", "Check <this> & that.",
-                  {"subject": "The maximum length is 250 characters.", "leaders": ""})  # fmt: skip
+        ErrorBody(
+            "BadRequest",
+            "ParameterValidationFailure",
+            "Check <this> & that.",
+            {"subject": "The maximum length is 250 characters.", "leaders": ""},
+        )
     )
     assert b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"' in body
     element = ET.fromstring(body)

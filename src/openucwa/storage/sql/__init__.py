@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openucwa.storage.cached import CachedApplications, CachedMeetings, CachedTokens
 from openucwa.storage.sql.applications import SqlApplicationRepository
+from openucwa.storage.sql.conversations import SqlConversationRepository
 from openucwa.storage.sql.engine import SqliteDatabase, migrate
 from openucwa.storage.sql.event_log import SqlEventLog
 from openucwa.storage.sql.meetings import SqlMeetingRepository
@@ -19,6 +20,7 @@ class SqliteStorage:
         self.db = SqliteDatabase(url)
         self.users = SqlUserRepository(self.db)
         self.events = SqlEventLog(self.db)
+        self.conversations = SqlConversationRepository(self.db)
         tokens = SqlTokenStore(self.db)
         applications = SqlApplicationRepository(self.db)
         meetings = SqlMeetingRepository(self.db)

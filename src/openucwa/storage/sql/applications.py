@@ -132,3 +132,9 @@ class SqlApplicationRepository:
 
     async def list_all(self) -> Sequence[Application]:
         return [_app(r) for r in self._db.fetch_all(f"SELECT {_COLUMNS} FROM applications")]
+
+    async def list_for_owner(self, owner_uri: str) -> Sequence[Application]:
+        rows = self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM applications WHERE owner_uri = ?", (owner_uri,)
+        )
+        return [_app(r) for r in rows]

@@ -3,19 +3,21 @@ me (+ makeMeAvailable), people, onlineMeetings, communication; and the policies 
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from openucwa.domain.applications import Application, ApplicationInput, AvailabilityInput
 from openucwa.domain.errors import NotFound
-from openucwa.domain.users import User
+from openucwa.domain.users import User, parse_sip_uri
 from openucwa.representation.resource import Link, Resource
-from openucwa.web.body import read_input
+from openucwa.web.body import read_body, read_input
 from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
 from openucwa.web.resources.online_meetings import represent_dashboard
-from openucwa.web.respond import empty, render
+from openucwa.web.respond import empty, parse_if_match, render
 from openucwa.web.security import authenticate
 
 PEOPLE_LINKS = (
@@ -137,7 +139,11 @@ async def get_application(request: Request) -> Response:
 
 async def delete_application(request: Request) -> Response:
     caller = await authenticate(request)
-    await services(request).applications.delete(caller, request.path_params["app_id"])
+    svc = services(request)
+    app_id = request.path_params["app_id"]
+    app = await svc.applications.owned(caller, app_id)
+    await svc.messaging.leave_all(app)
+    await svc.applications.delete(caller, app_id)
     return empty(204)
 
 
@@ -172,6 +178,57 @@ async def get_communication(request: Request) -> Response:
     _, app = await application_of(request)
     resource = represent_communication(Links(request), app)
     return render(request, resource, etag=app.communication_etag)
+
+
+async def put_communication(request: Request) -> Response:
+    caller, app = await application_of(request)
+    doc = await read_input(request, with_query=False)
+    modalities = doc.text_list("supportedModalities")
+    formats = doc.text_list("supportedMessageFormats")
+    doc.text("phoneNumber", max_length=100)
+    doc.boolean("publishEndpointLocation")
+    doc.check()
+    updated = await services(request).applications.update_communication(
+        caller,
+        app.app_id,
+        tuple(modalities) if modalities is not None else None,
+        tuple(formats) if formats is not None else None,
+        parse_if_match(request.headers.get("if-match")),
+    )
+    resource = represent_communication(Links(request), updated)
+    return render(request, resource, etag=updated.communication_etag)
+
+
+async def report_my_activity(request: Request) -> Response:
+    caller, app = await application_of(request)
+    await read_body(request)
+    await services(request).applications.report_activity(caller, app.app_id)
+    return empty(204)
+
+
+async def get_contact(request: Request) -> Response:
+    _, app = await application_of(request)
+    svc = services(request)
+    uri = parse_sip_uri(unquote(request.path_params["address"]))
+    user = await svc.users.get(uri) if uri else None
+    if user is None:
+        raise NotFound(message="No such contact.")
+    resource = Resource(
+        "contact",
+        href=Links(request).contact(app.app_id, user.address),
+        properties={
+            "name": user.name,
+            "uri": user.uri,
+            "emailAddresses": [user.email] if user.email else [],
+            "title": user.title or None,
+            "company": user.company or None,
+            "type": "User",
+            "sourceNetwork": (
+                "SameEnterprise" if svc.organization.contains(user.uri) else "Federated"
+            ),
+        },
+    )
+    return render(request, resource)
 
 
 async def get_policies(request: Request) -> Response:

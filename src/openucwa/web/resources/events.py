@@ -3,7 +3,7 @@ that turns stored events into the viewer's sender blocks (hrefs of *this* applic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -14,11 +14,12 @@ from openucwa.domain.applications import Application
 from openucwa.domain.errors import validation_failure
 from openucwa.representation import json_codec, xml_codec
 from openucwa.representation.media_types import negotiate
-from openucwa.representation.resource import Event, EventBatch, EventLink, Sender
+from openucwa.representation.resource import ErrorBody, Event, EventBatch, EventLink, Sender
 from openucwa.services.event_channel import PollResult
 from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
+from openucwa.web.resources import conversation_views as views
 from openucwa.web.resources.application import represent_communication
 from openucwa.web.respond import render_bytes
 
@@ -53,25 +54,42 @@ def _ack(request: Request) -> int | None:
 
 
 class Renderer:
-    """Stored event bodies -> Events with this application's hrefs."""
+    """Stored event bodies -> Events with this application's hrefs. ``thread_convs`` maps the
+    threads the application took part in to its conversation ids; ``viewer`` is its user."""
 
-    def __init__(self, links: Links, app: Application) -> None:
+    def __init__(
+        self,
+        links: Links,
+        app: Application,
+        viewer: tuple[str, str],
+        thread_convs: Mapping[str, str],
+    ) -> None:
         self.links = links
         self.app = app
-        self._senders: dict[str, Callable[[Mapping[str, Any]], tuple[str, str]]] = {
-            "communication": lambda body: (
-                "communication",
-                links.app_child("communication", app.app_id),
-            ),
-            "me": lambda body: ("me", links.app_child("me", app.app_id)),
-        }
+        self.viewer = viewer
+        self.thread_convs = thread_convs
 
-    def sender(self, body: Mapping[str, Any]) -> tuple[str, str]:
-        return self._senders[str(body["sender"])](body)
+    def _conv_id(self, body: Mapping[str, Any]) -> str | None:
+        if "conv_id" in body:
+            return str(body["conv_id"])
+        return self.thread_convs.get(str(body.get("thread", "")))
 
-    def event(self, body: Mapping[str, Any]) -> Event:
-        target = str(body["target"])
+    def sender(self, body: Mapping[str, Any]) -> tuple[str, str] | None:
+        kind = str(body["sender"])
         app_id = self.app.app_id
+        if kind == "communication":
+            return "communication", self.links.app_child("communication", app_id)
+        if kind == "me":
+            return "me", self.links.app_child("me", app_id)
+        conv_id = self._conv_id(body)
+        if conv_id is None:
+            return None
+        return "conversation", self.links.conv(app_id, conv_id)
+
+    def event(self, body: Mapping[str, Any]) -> Event | None:
+        target = str(body["target"])
+        type_ = str(body["type"])
+        links, app_id = self.links, self.app.app_id
         if target == "communication":
             snap = body.get("snapshot") or {}
             shown = replace(
@@ -81,14 +99,74 @@ class Renderer:
                 supported_modalities=tuple(snap.get("modalities", ())),
                 supported_message_formats=tuple(snap.get("formats", ("Plain",))),
             )
-            resource = represent_communication(self.links, shown)
-            link = EventLink("communication", resource.href or "")
-            return Event(str(body["type"]), link, embedded=resource)
+            resource = represent_communication(links, shown)
+            return Event(type_, EventLink("communication", resource.href or ""), embedded=resource)
         if target == "me":
-            return Event(str(body["type"]), EventLink("me", self.links.app_child("me", app_id)))
-        # presence, note, location of "me"
-        href = f"{self.links.app_child('me', app_id)}/{target}"
-        return Event(str(body["type"]), EventLink(target, href))
+            return Event(type_, EventLink("me", links.app_child("me", app_id)))
+        if target in ("presence", "note", "location"):
+            return Event(type_, EventLink(target, f"{links.app_child('me', app_id)}/{target}"))
+        reason = body.get("reason")
+        error = (
+            ErrorBody(str(reason["code"]), reason.get("subcode"), str(reason.get("message", "")))
+            if reason
+            else None
+        )
+        status = body.get("status")
+        if target == "messagingInvitation":
+            inv = views.invitation(links, app_id, body["inv"])
+            link = EventLink("messagingInvitation", inv.href or "")
+            return Event(type_, link, embedded=inv, status=status, reason=error)
+        if target == "conversation":
+            conv = views.conversation(links, app_id, body["conv"], self.viewer)
+            return Event(type_, EventLink("conversation", conv.href or ""), embedded=conv,
+                         reason=error)  # fmt: skip
+        conv_id = self._conv_id(body)
+        if conv_id is None:
+            return None
+        if target == "messaging":
+            messaging = views.messaging(links, app_id, conv_id, str(body["state"]))
+            return Event(type_, EventLink("messaging", messaging.href or ""), embedded=messaging)
+        if target in ("participant", "localParticipant", "participantMessaging", "typing"):
+            return self._member_event(target, type_, conv_id, body)
+        if target == "message":
+            snap = body["msg"]
+            outgoing = snap.get("from_app") == app_id
+            message = views.message(links, app_id, conv_id, snap, outgoing)
+            link = EventLink("message", message.href or "")
+            return Event(type_, link, embedded=message, status=status, reason=error)
+        return None
+
+    def _member_event(
+        self, target: str, type_: str, conv_id: str, body: Mapping[str, Any]
+    ) -> Event | None:
+        links, app_id = self.links, self.app.app_id
+        uri, name = str(body["uri"]), str(body.get("name") or "")
+        local = uri == self.viewer[0]
+        address = views.address(uri)
+        person = EventLink(
+            "localParticipant" if local else "participant",
+            links.participant(app_id, conv_id, address),
+            name or (self.viewer[1] if local else None),
+        )
+        if target == "typing":
+            if local:
+                return None  # the typist is not told about itself
+            typing = links.conv(app_id, conv_id, "typing_participants")
+            return Event(type_, replace(person, rel="participant"),
+                         in_=EventLink("typingParticipants", typing))  # fmt: skip
+        if target == "participantMessaging":
+            href = links.participant(app_id, conv_id, address, "participant_messaging")
+            embedded = (
+                views.participant_messaging(links, app_id, conv_id, uri, person.title or "")
+                if local and type_ != "deleted"
+                else None
+            )
+            return Event(type_, EventLink("participantMessaging", href), in_=person,
+                         embedded=embedded)  # fmt: skip
+        if local and type_ != "deleted":
+            shown = views.participant(links, app_id, conv_id, uri, person.title or "", True, False)
+            return Event(type_, person, embedded=shown)
+        return Event(type_, person)
 
     def batch(self, result: PollResult) -> EventBatch:
         app_id = self.app.app_id
@@ -97,10 +175,14 @@ class Renderer:
             return EventBatch(None, "resync", links.events(app_id, result.ack))
         senders: list[Sender] = []
         for stored in result.events:
-            rel, href = self.sender(stored.body)
+            sender = self.sender(stored.body)
+            event = self.event(stored.body) if sender is not None else None
+            if sender is None or event is None:
+                continue
+            rel, href = sender
             if not senders or senders[-1].href != href:
                 senders.append(Sender(rel, href))
-            senders[-1].events.append(self.event(stored.body))
+            senders[-1].events.append(event)
         return EventBatch(
             links.events(app_id, result.ack),
             result.continuation,
@@ -109,8 +191,15 @@ class Renderer:
         )
 
 
-def render_batch(request: Request, app: Application, result: PollResult) -> Response:
-    batch = Renderer(Links(request), app).batch(result)
+async def render_batch(request: Request, app: Application, result: PollResult) -> Response:
+    svc = services(request)
+    user = await svc.users.get(app.owner_uri)
+    viewer = (app.owner_uri, user.name if user else app.owner_uri)
+    threads: dict[str, str] = {}
+    if any(e.body.get("sender") == "thread" for e in result.events):
+        convs = await svc.messaging.conversations(app, active_only=False)
+        threads = {c.thread_id: c.conv_id for c in convs}
+    batch = Renderer(Links(request), app, viewer, threads).batch(result)
     negotiated = negotiate(request.headers.get("accept"))
     codec = json_codec if negotiated.format == "json" else xml_codec
     return render_bytes(request, 200, codec.encode_events(batch), negotiated.content_type)
@@ -123,7 +212,7 @@ async def get_events(request: Request) -> Response:
     channel = services(request).events
     if ack == -1:
         oldest = await channel.first_unacknowledged(app.app_id)
-        return render_batch(request, app, PollResult(oldest, continuation="resync"))
+        return await render_batch(request, app, PollResult(oldest, continuation="resync"))
     priority = numbers["priority"]
     result = await channel.poll(
         app.app_id,
@@ -133,4 +222,4 @@ async def get_events(request: Request) -> Response:
         timeout=numbers["timeout"],
         priority=int(priority) if priority is not None else None,
     )
-    return render_batch(request, app, result)
+    return await render_batch(request, app, result)

@@ -1,0 +1,173 @@
+"""Conversations and instant messaging between users (spec §2.7, §2.9, §2.11).
+
+A *thread* is the shared conversation (two users talking); each application taking part has its
+own *conversation* resource for it (its own URL space and state), and each invited application
+its own *invitation*. Messages belong to the thread. Everything here is pure: functions take the
+current rows and return what to write plus the events to append (a ``ChangeSet``); storage
+applies a change set in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from openucwa.domain.errors import BadRequest, Conflict, EntityTooLarge, validation_failure
+from openucwa.domain.events import NewEvent
+from openucwa.domain.meetings import canonical_enum
+from openucwa.domain.users import parse_sip_uri
+
+# conversation.state
+CONNECTING = "Connecting"
+INCOMING = "Incoming"
+CONNECTED = "Connected"
+DISCONNECTED = "Disconnected"
+# invitation.state (InvitationState)
+INV_CONNECTING = "Connecting"
+INV_CONNECTED = "Connected"
+INV_DECLINED = "Declined"
+INV_CANCELLED = "Cancelled"
+INV_FAILED = "Failed"
+
+IMPORTANCE = ("Emergency", "Normal", "Urgent")
+MAX_SUBJECT = 250
+MAX_OPERATION_ID = 50
+MAX_MESSAGE_CHARS = 32 * 1024
+TYPING_SECONDS = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    thread_id: str
+    subject: str
+    importance: str
+    state: str  # Connecting (invited) | Connected | Disconnected
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One application's view of a thread."""
+
+    app_id: str
+    conv_id: str
+    thread_id: str
+    user_uri: str
+    state: str
+    messaging: str  # Disconnected | Connecting | Connected
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    app_id: str
+    inv_id: str
+    thread_id: str
+    conv_id: str
+    direction: str  # Outgoing | Incoming
+    state: str
+    operation_id: str
+    from_uri: str
+    from_name: str
+    to_uri: str
+    subject: str
+    importance: str
+    message: str  # the first message as text ("" if none)
+    message_type: str  # text/plain | text/html
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    thread_id: str
+    msg_id: str
+    sender_uri: str
+    sender_name: str
+    sender_app: str
+    operation_id: str
+    content_type: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """Rows to upsert, streams to (un)follow, events to append — one transaction. The
+    ``expect_*`` maps are compare-and-swap guards checked first (Conflict when stale)."""
+
+    threads: list[Thread] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
+    invitations: list[Invitation] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    follows: list[tuple[str, str]] = field(default_factory=list)
+    unfollows: list[tuple[str, str]] = field(default_factory=list)
+    events: list[NewEvent] = field(default_factory=list)
+    expect_thread_state: dict[str, str] = field(default_factory=dict)
+    expect_invitation_state: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StartInput:
+    to: str | None
+    operation_id: str | None
+    subject: str | None
+    importance: str | None
+    message: tuple[str, str] | None  # (content type, text)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedStart:
+    to_uri: str
+    operation_id: str
+    subject: str
+    importance: str
+    message: tuple[str, str] | None
+
+
+def check_start(data: StartInput) -> CheckedStart:
+    problems: dict[str, str] = {}
+    to_uri = parse_sip_uri(data.to) if data.to else None
+    if not data.to:
+        problems["to"] = "This parameter is required."
+    elif to_uri is None:
+        problems["to"] = "Not a SIP address."
+    if data.operation_id is not None and len(data.operation_id) > MAX_OPERATION_ID:
+        problems["operationId"] = f"The maximum length is {MAX_OPERATION_ID} characters."
+    if data.subject is not None and len(data.subject) > MAX_SUBJECT:
+        problems["subject"] = f"The maximum length is {MAX_SUBJECT} characters."
+    importance = "Normal"
+    if data.importance is not None:
+        found = canonical_enum(data.importance, IMPORTANCE)
+        if found is None:
+            problems["importance"] = f"Must be one of: {', '.join(IMPORTANCE)}."
+        else:
+            importance = found
+    if problems:
+        raise validation_failure(problems)
+    if data.message is not None:
+        check_message_text(data.message[1])
+    return CheckedStart(
+        to_uri=to_uri or "",
+        operation_id=data.operation_id or "",
+        subject=data.subject or "",
+        importance=importance,
+        message=data.message,
+    )
+
+
+def check_message_text(text: str) -> None:
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise EntityTooLarge(message=f"A message may hold at most {MAX_MESSAGE_CHARS} characters.")
+
+
+def check_operation_id(value: str | None) -> str:
+    if value is not None and len(value) > MAX_OPERATION_ID:
+        raise BadRequest(
+            "ParameterValidationFailure", f"operationId: at most {MAX_OPERATION_ID} characters."
+        )
+    return value or ""
+
+
+def require_messaging_connected(conversation: Conversation) -> None:
+    if conversation.messaging != CONNECTED:
+        raise Conflict(message="Messaging is not connected in this conversation.")

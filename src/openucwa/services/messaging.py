@@ -1,0 +1,505 @@
+"""Instant messaging between users (spec §2.11, §3.7; CLIENT-COMPAT "Messaging").
+
+Event bodies written here (read by ``web/resources/events.py``):
+
+* on an application's own stream — ``sender`` "communication": ``target`` messagingInvitation
+  (``inv`` snapshot, ``status``/``reason`` on completed) or conversation (``conv`` snapshot);
+  ``sender`` "conversation" with ``conv_id``: messaging (``state``), participant and
+  participantMessaging (``uri``, ``name``, ``local``).
+* on the thread's shared stream — ``sender`` "thread" with ``thread``: message (``msg``
+  snapshot; rendered Outgoing for the sending application, Incoming for the others) and typing
+  (``uri``, ``name``; not shown to the typist). Stored once, read by every participant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from openucwa.domain.applications import Application, Lifetime
+from openucwa.domain.clock import Clock
+from openucwa.domain.conversations import (
+    CONNECTED,
+    CONNECTING,
+    DISCONNECTED,
+    INCOMING,
+    INV_CANCELLED,
+    INV_CONNECTED,
+    INV_CONNECTING,
+    INV_DECLINED,
+    INV_FAILED,
+    TYPING_SECONDS,
+    ChangeSet,
+    Conversation,
+    Invitation,
+    Message,
+    StartInput,
+    Thread,
+    check_message_text,
+    check_operation_id,
+    check_start,
+    require_messaging_connected,
+)
+from openucwa.domain.errors import Conflict, NotFound
+from openucwa.domain.events import HIGH, NewEvent, app_stream, conversation_stream
+from openucwa.domain.ids import IdGenerator
+from openucwa.domain.users import Caller
+from openucwa.services.event_channel import EventChannel
+from openucwa.services.ports import ApplicationRepository, ConversationRepository, UserRepository
+
+
+def _reason(code: str, subcode: str | None, message: str) -> dict[str, Any]:
+    return {"code": code, "subcode": subcode, "message": message}
+
+
+def inv_snapshot(inv: Invitation) -> dict[str, Any]:
+    snap = asdict(inv)
+    snap.pop("created_at")
+    return snap
+
+
+def conv_snapshot(conv: Conversation, thread: Thread, participants: int) -> dict[str, Any]:
+    return {
+        "conv_id": conv.conv_id,
+        "thread_id": conv.thread_id,
+        "state": conv.state,
+        "messaging": conv.messaging,
+        "subject": thread.subject,
+        "importance": thread.importance,
+        "participants": participants,
+        "created": conv.created_at.timestamp(),
+    }
+
+
+class Events:
+    """Builds the event bodies of one change set."""
+
+    def __init__(self, changes: ChangeSet) -> None:
+        self.changes = changes
+
+    def _app(self, app_id: str, body: dict[str, Any]) -> None:
+        self.changes.events.append(NewEvent(app_stream(app_id), HIGH, body))
+
+    def invitation(self, inv: Invitation, type_: str, **extra: Any) -> None:
+        body = {"sender": "communication", "type": type_, "target": "messagingInvitation"}
+        self._app(inv.app_id, {**body, "inv": inv_snapshot(inv), **extra})
+
+    def conversation(
+        self, conv: Conversation, thread: Thread, type_: str, n: int, **extra: Any
+    ) -> None:
+        body = {"sender": "communication", "type": type_, "target": "conversation"}
+        self._app(conv.app_id, {**body, "conv": conv_snapshot(conv, thread, n), **extra})
+
+    def messaging(self, conv: Conversation) -> None:
+        self._app(
+            conv.app_id,
+            {
+                "sender": "conversation",
+                "conv_id": conv.conv_id,
+                "type": "updated",
+                "target": "messaging",
+                "state": conv.messaging,
+            },
+        )
+
+    def member(self, conv: Conversation, target: str, type_: str, uri: str, name: str) -> None:
+        self._app(
+            conv.app_id,
+            {
+                "sender": "conversation",
+                "conv_id": conv.conv_id,
+                "type": type_,
+                "target": target,
+                "uri": uri,
+                "name": name,
+                "local": uri == conv.user_uri,
+            },
+        )
+
+    def thread(self, thread_id: str, body: dict[str, Any]) -> None:
+        self.changes.events.append(
+            NewEvent(
+                conversation_stream(thread_id),
+                HIGH,
+                {"sender": "thread", "thread": thread_id, **body},
+            )
+        )
+
+
+class MessagingService:
+    def __init__(
+        self,
+        repo: ConversationRepository,
+        apps: ApplicationRepository,
+        users: UserRepository,
+        channel: EventChannel,
+        ids: IdGenerator,
+        clock: Clock,
+        lifetime: Lifetime,
+    ) -> None:
+        self._repo = repo
+        self._apps = apps
+        self._users = users
+        self._channel = channel
+        self._ids = ids
+        self._clock = clock
+        self._lifetime = lifetime
+        self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+
+    async def _name(self, uri: str) -> str:
+        user = await self._users.get(uri)
+        return user.name if user else uri[4:]
+
+    async def _commit(self, changes: ChangeSet) -> None:
+        await self._repo.apply(changes, self._clock.now())
+        self._channel.notify(changes.events)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def conversation(self, app: Application, conv_id: str) -> Conversation:
+        conv = await self._repo.conversation(app.app_id, conv_id)
+        if conv is None:
+            raise NotFound("ConversationNotFound", "The conversation does not exist.")
+        return conv
+
+    async def thread_of(self, conv: Conversation) -> Thread:
+        thread = await self._repo.thread(conv.thread_id)
+        if thread is None:
+            raise NotFound("ConversationNotFound", "The conversation does not exist.")
+        return thread
+
+    async def members(self, thread_id: str) -> list[tuple[str, str]]:
+        """(uri, name) of everyone connected in the thread, or invited and not yet answered."""
+        seen: dict[str, str] = {}
+        for inv in await self._repo.invitations_of_thread(thread_id):
+            for uri, name in ((inv.from_uri, inv.from_name), (inv.to_uri, "")):
+                if uri not in seen or not seen[uri]:
+                    seen[uri] = name or seen.get(uri, "")
+        for uri in seen:
+            if not seen[uri]:
+                seen[uri] = await self._name(uri)
+        return list(seen.items())
+
+    async def invitation(self, app: Application, inv_id: str) -> Invitation:
+        inv = await self._repo.invitation(app.app_id, inv_id)
+        if inv is None:
+            raise NotFound(message="The invitation does not exist.")
+        return inv
+
+    async def conversations(self, app: Application, active_only: bool) -> list[Conversation]:
+        convs = await self._repo.conversations_of_app(app.app_id)
+        return [c for c in convs if not active_only or c.state != DISCONNECTED]
+
+    async def message(self, conv: Conversation, msg_id: str) -> Message:
+        msg = await self._repo.message(conv.thread_id, msg_id)
+        if msg is None:
+            raise NotFound(message="The message does not exist.")
+        return msg
+
+    async def messages(self, conv: Conversation) -> list[Message]:
+        return await self._repo.messages(conv.thread_id)
+
+    # -- startMessaging ------------------------------------------------------------------
+
+    async def start(self, caller: Caller, app: Application, data: StartInput) -> Invitation:
+        checked = check_start(data)
+        now = self._clock.now()
+        me = await self._name(caller.uri)
+        thread = Thread(self._ids.short_id(), checked.subject, checked.importance, CONNECTING, now)
+        conv = Conversation(
+            app.app_id,
+            self._ids.short_id(),
+            thread.thread_id,
+            caller.uri,
+            CONNECTING,
+            CONNECTING,
+            now,
+        )
+        ctype, text = checked.message or ("text/plain", "")
+        inv = Invitation(
+            app_id=app.app_id,
+            inv_id=self._ids.short_id(),
+            thread_id=thread.thread_id,
+            conv_id=conv.conv_id,
+            direction="Outgoing",
+            state=INV_CONNECTING,
+            operation_id=checked.operation_id,
+            from_uri=caller.uri,
+            from_name=me,
+            to_uri=checked.to_uri,
+            subject=checked.subject,
+            importance=checked.importance,
+            message=text,
+            message_type=ctype,
+            created_at=now,
+        )
+        changes = ChangeSet()
+        ev = Events(changes)
+        ev.invitation(inv, "started")
+        ev.conversation(conv, thread, "added", 1)
+        ev.messaging(conv)
+        targets = [
+            a
+            for a in await self._apps.list_for_owner(checked.to_uri)
+            if a.available and a.app_id != app.app_id and not self._lifetime.is_expired(a, now)
+        ]
+        if not targets:
+            exists = await self._users.get(checked.to_uri) is not None
+            reason = (
+                _reason("RemoteFailure", "TemporarilyUnavailable", "The person is not available.")
+                if exists
+                else _reason("NotFound", "DestinationNotFound", "The person does not exist.")
+            )
+            inv = replace(inv, state=INV_FAILED)
+            conv = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
+            thread = replace(thread, state=DISCONNECTED)
+            ev.invitation(inv, "completed", status="Failure", reason=reason)
+            ev.conversation(conv, thread, "deleted", 0)
+        else:
+            changes.follows.append((app.app_id, conversation_stream(thread.thread_id)))
+            them = await self._name(checked.to_uri)
+            for target in targets:
+                theirs = Conversation(
+                    target.app_id, self._ids.short_id(), thread.thread_id, checked.to_uri,
+                    INCOMING, DISCONNECTED, now,
+                )  # fmt: skip
+                incoming = replace(
+                    inv,
+                    app_id=target.app_id,
+                    inv_id=self._ids.short_id(),
+                    conv_id=theirs.conv_id,
+                    direction="Incoming",
+                )
+                changes.conversations.append(theirs)
+                changes.invitations.append(incoming)
+                changes.follows.append((target.app_id, conversation_stream(thread.thread_id)))
+                ev.invitation(incoming, "started")
+                ev.conversation(theirs, thread, "added", 2)
+                ev.member(theirs, "localParticipant", "added", checked.to_uri, them)
+                ev.member(theirs, "participant", "added", caller.uri, me)
+        changes.threads.append(thread)
+        changes.conversations.append(conv)
+        changes.invitations.append(inv)
+        await self._commit(changes)
+        return inv
+
+    # -- accept / decline / cancel -------------------------------------------------------
+
+    async def accept(self, caller: Caller, app: Application, inv_id: str) -> None:
+        inv = await self.invitation(app, inv_id)
+        if inv.direction != "Incoming" or inv.state != INV_CONNECTING:
+            raise Conflict(message="The invitation was already handled.")
+        thread = await self._repo.thread(inv.thread_id)
+        if thread is None or thread.state != CONNECTING:
+            raise Conflict(message="The invitation was already handled.")
+        now = self._clock.now()
+        changes = ChangeSet(expect_thread_state={thread.thread_id: CONNECTING})
+        changes.expect_invitation_state[(app.app_id, inv_id)] = INV_CONNECTING
+        ev = Events(changes)
+        connected = replace(thread, state=CONNECTED)
+        changes.threads.append(connected)
+        convs = {c.app_id: c for c in await self._repo.conversations_of_thread(thread.thread_id)}
+        joined: list[Conversation] = []
+        for other in await self._repo.invitations_of_thread(thread.thread_id):
+            conv = convs.get(other.app_id)
+            if conv is None:
+                continue
+            if other.direction == "Outgoing" or other.app_id == app.app_id:
+                conv = replace(conv, state=CONNECTED, messaging=CONNECTED)
+                done = replace(other, state=INV_CONNECTED)
+                changes.conversations.append(conv)
+                changes.invitations.append(done)
+                joined.append(conv)
+                ev.messaging(conv)
+                ev.conversation(conv, connected, "updated", 2)
+                ev.invitation(done, "completed", status="Success")
+            elif other.state == INV_CONNECTING:  # the invitee's other endpoints
+                gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
+                lost = replace(other, state=INV_CANCELLED)
+                changes.conversations.append(gone)
+                changes.invitations.append(lost)
+                reason = _reason("Informational", None, "Accepted on another device.")
+                ev.invitation(lost, "completed", status="Failure", reason=reason)
+                ev.conversation(gone, connected, "deleted", 0)
+                changes.unfollows.append((other.app_id, conversation_stream(thread.thread_id)))
+        names = {inv.from_uri: inv.from_name, inv.to_uri: await self._name(inv.to_uri)}
+        for conv in joined:
+            for uri, name in names.items():
+                if uri != conv.user_uri and conv.app_id != app.app_id:
+                    ev.member(conv, "participant", "added", uri, name)
+            for uri, name in names.items():
+                ev.member(conv, "participantMessaging", "added", uri, name)
+        if inv.message:  # the invitation's first message arrives once accepted
+            msg = Message(
+                thread.thread_id, self._ids.short_id(), inv.from_uri, inv.from_name,
+                next((c.app_id for c in joined if c.user_uri == inv.from_uri), ""),
+                inv.operation_id, inv.message_type, inv.message, now,
+            )  # fmt: skip
+            changes.messages.append(msg)
+            ev.thread(thread.thread_id, _message_body(msg))
+        await self._commit(changes)
+
+    async def decline(self, caller: Caller, app: Application, inv_id: str) -> None:
+        inv = await self.invitation(app, inv_id)
+        if inv.direction != "Incoming" or inv.state != INV_CONNECTING:
+            raise Conflict(message="The invitation was already handled.")
+        await self._end(
+            inv.thread_id,
+            INV_DECLINED,
+            _reason("Forbidden", "Declined", "The invitation was declined."),
+        )
+
+    async def cancel(self, caller: Caller, app: Application, inv_id: str) -> None:
+        inv = await self.invitation(app, inv_id)
+        if inv.direction != "Outgoing" or inv.state != INV_CONNECTING:
+            raise Conflict(message="The invitation is no longer pending.")
+        await self._end(
+            inv.thread_id,
+            INV_CANCELLED,
+            _reason("Informational", "Canceled", "The invitation was cancelled."),
+        )
+
+    async def _end(self, thread_id: str, inv_state: str, reason: dict[str, Any]) -> None:
+        """End an unanswered invitation for everyone (declined or cancelled)."""
+        thread = await self._repo.thread(thread_id)
+        if thread is None or thread.state != CONNECTING:
+            raise Conflict(message="The invitation was already handled.")
+        changes = ChangeSet(expect_thread_state={thread_id: CONNECTING})
+        ev = Events(changes)
+        ended = replace(thread, state=DISCONNECTED)
+        changes.threads.append(ended)
+        convs = {c.app_id: c for c in await self._repo.conversations_of_thread(thread_id)}
+        for inv in await self._repo.invitations_of_thread(thread_id):
+            if inv.state != INV_CONNECTING:
+                continue
+            done = replace(inv, state=inv_state)
+            changes.invitations.append(done)
+            ev.invitation(done, "completed", status="Failure", reason=reason)
+            conv = convs.get(inv.app_id)
+            if conv is not None:
+                gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
+                changes.conversations.append(gone)
+                ev.conversation(gone, ended, "deleted", 0)
+                changes.unfollows.append((inv.app_id, conversation_stream(thread_id)))
+        await self._commit(changes)
+
+    # -- in a connected conversation -----------------------------------------------------
+
+    async def send(
+        self, caller: Caller, app: Application, conv_id: str, content_type: str, text: str,
+        operation_id: str | None,
+    ) -> Message:  # fmt: skip
+        conv = await self.conversation(app, conv_id)
+        require_messaging_connected(conv)
+        check_message_text(text)
+        msg = Message(
+            conv.thread_id, self._ids.short_id(), caller.uri, await self._name(caller.uri),
+            app.app_id, check_operation_id(operation_id), content_type, text, self._clock.now(),
+        )  # fmt: skip
+        changes = ChangeSet(messages=[msg], expect_thread_state={conv.thread_id: CONNECTED})
+        ev = Events(changes)
+        if self._typing.pop((conv.thread_id, caller.uri), None) is not None:
+            ev.thread(conv.thread_id, _typing_body("deleted", caller.uri, msg.sender_name))
+        ev.thread(conv.thread_id, _message_body(msg))
+        await self._commit(changes)
+        return msg
+
+    async def typing(self, caller: Caller, app: Application, conv_id: str) -> None:
+        conv = await self.conversation(app, conv_id)
+        require_messaging_connected(conv)
+        key = (conv.thread_id, caller.uri)
+        name = await self._name(caller.uri)
+        loop = asyncio.get_running_loop()
+        timer = self._typing.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        else:
+            changes = ChangeSet()
+            Events(changes).thread(conv.thread_id, _typing_body("added", caller.uri, name))
+            await self._commit(changes)
+        self._typing[key] = loop.call_later(
+            TYPING_SECONDS, lambda: asyncio.ensure_future(self._typing_over(key, name))
+        )
+
+    async def _typing_over(self, key: tuple[str, str], name: str) -> None:
+        if self._typing.pop(key, None) is None:
+            return
+        changes = ChangeSet()
+        Events(changes).thread(key[0], _typing_body("deleted", key[1], name))
+        await self._commit(changes)
+
+    async def typists(self, conv: Conversation) -> list[str]:
+        return [uri for (thread_id, uri) in self._typing if thread_id == conv.thread_id]
+
+    async def stop(self, caller: Caller, app: Application, conv_id: str) -> None:
+        """stopMessaging: in a conversation between two people this ends it for both."""
+        conv = await self.conversation(app, conv_id)
+        await self._hang_up(conv, caller.uri)
+
+    async def leave(self, caller: Caller, app: Application, conv_id: str) -> None:
+        """DELETE conversation."""
+        conv = await self.conversation(app, conv_id)
+        await self._hang_up(conv, caller.uri)
+
+    async def leave_all(self, app: Application) -> None:
+        """The application is being deleted: leave every live conversation."""
+        for conv in await self._repo.conversations_of_app(app.app_id):
+            if conv.state != DISCONNECTED:
+                await self._hang_up(conv, conv.user_uri)
+
+    async def _hang_up(self, conv: Conversation, by_uri: str) -> None:
+        thread = await self.thread_of(conv)
+        if thread.state == CONNECTING:
+            inv_state = INV_CANCELLED
+            reason = _reason("Informational", "Canceled", "The conversation was ended.")
+            await self._end(thread.thread_id, inv_state, reason)
+            return
+        if thread.state == DISCONNECTED:
+            return
+        changes = ChangeSet(expect_thread_state={thread.thread_id: CONNECTED})
+        ev = Events(changes)
+        ended = replace(thread, state=DISCONNECTED)
+        changes.threads.append(ended)
+        for other in await self._repo.conversations_of_thread(thread.thread_id):
+            if other.state == DISCONNECTED:
+                continue
+            gone = replace(other, state=DISCONNECTED, messaging=DISCONNECTED)
+            changes.conversations.append(gone)
+            ev.member(gone, "participantMessaging", "deleted", other.user_uri, "")
+            ev.messaging(gone)
+            extra = {}
+            if other.user_uri != by_uri:
+                extra["reason"] = _reason("Informational", "Ended", "The other person left.")
+            ev.conversation(gone, ended, "deleted", 0, **extra)
+            changes.unfollows.append((other.app_id, conversation_stream(thread.thread_id)))
+        for key in [k for k in self._typing if k[0] == thread.thread_id]:
+            self._typing.pop(key).cancel()
+        await self._commit(changes)
+
+
+def _message_body(msg: Message) -> dict[str, Any]:
+    return {
+        "type": "completed",
+        "target": "message",
+        "status": "Success",
+        "msg": {
+            "msg_id": msg.msg_id,
+            "from_uri": msg.sender_uri,
+            "from_name": msg.sender_name,
+            "from_app": msg.sender_app,
+            "operation_id": msg.operation_id,
+            "content_type": msg.content_type,
+            "text": msg.text,
+            "ts": _ms(msg.created_at),
+        },
+    }
+
+
+def _typing_body(type_: str, uri: str, name: str) -> dict[str, Any]:
+    return {"type": type_, "target": "typing", "uri": uri, "name": name}
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)

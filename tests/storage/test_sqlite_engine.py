@@ -1,0 +1,156 @@
+"""The SQLite engine (storage/sql/engine.py): group commit, per-write failure isolation inside a
+batch, durability across close/reopen, and refusing an unmigrated database.
+
+To make batching deterministic, a "gate" write holds the writer thread until every other write
+of the test is queued; the rest then go out together as one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from openucwa.domain.errors import Conflict
+from openucwa.domain.users import User
+from openucwa.storage.sql import SqliteStorage, migrate
+
+
+def url_in(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'engine.db'}"
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path))
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def person(n: int) -> User:
+    return User(uri=f"sip:user{n}@contoso.com", name=f"User {n}", password_hash="h")
+
+
+class Gate:
+    """A write that blocks the writer thread until ``open`` runs on the event loop."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def hold(self, conn: sqlite3.Connection) -> str:
+        assert self._event.wait(timeout=10), "the gate was never opened"
+        return "gate"
+
+    async def open(self) -> None:
+        # gather() starts its awaitables in order, so by the time this runs every write
+        # listed before it has been queued.
+        self._event.set()
+
+
+async def test_concurrent_writes_are_committed_in_groups(storage: SqliteStorage) -> None:
+    gate = Gate()
+    before = storage.db.commits
+    results = await asyncio.gather(
+        storage.db.write(gate.hold),
+        *(storage.users.add(person(n)) for n in range(200)),
+        gate.open(),
+    )
+    assert results[0] == "gate" and results[1:] == [None] * 201
+    commits = storage.db.commits - before
+    assert 1 <= commits <= 2 < 201
+    assert len(await storage.users.list()) == 200
+
+
+async def test_unsynchronised_concurrent_writes_all_land(storage: SqliteStorage) -> None:
+    before = storage.db.commits
+    await asyncio.gather(*(storage.users.add(person(n)) for n in range(200)))
+    assert len(await storage.users.list()) == 200
+    assert storage.db.commits - before < 200
+
+
+async def test_a_failing_write_fails_alone_inside_its_batch(storage: SqliteStorage) -> None:
+    await storage.users.add(person(0))
+    gate = Gate()
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO users (uri, user_part, name, password_hash) VALUES (?, ?, ?, ?)",
+            ("sip:ghost@contoso.com", "ghost", "Ghost", "h"),
+        )
+        raise ValueError("boom")
+
+    before = storage.db.commits
+    results = await asyncio.gather(
+        storage.db.write(gate.hold),
+        storage.users.add(person(1)),
+        storage.db.write(half_then_fail),
+        storage.users.add(person(0)),  # duplicate: Conflict, from an IntegrityError
+        storage.users.add(person(2)),
+        gate.open(),
+        return_exceptions=True,
+    )
+    assert results[0] == "gate" and results[1] is None and results[4] is None
+    assert isinstance(results[2], ValueError) and str(results[2]) == "boom"
+    assert isinstance(results[3], Conflict) and results[3].subcode == "AlreadyExists"
+    assert storage.db.commits - before <= 2  # the gate's batch, then everything else at once
+    uris = [u.uri for u in await storage.users.list()]
+    assert uris == ["sip:user0@contoso.com", "sip:user1@contoso.com", "sip:user2@contoso.com"]
+
+
+async def test_write_returns_the_function_result(storage: SqliteStorage) -> None:
+    def count(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
+
+    await storage.users.add(person(1))
+    assert await storage.db.write(count) == 1
+
+
+async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    first = SqliteStorage(url_in(tmp_path))
+    await first.start()
+    await asyncio.gather(*(first.users.add(person(n)) for n in range(20)))
+    await first.close()
+    second = SqliteStorage(url_in(tmp_path))
+    await second.start()
+    try:
+        assert [u.uri for u in await second.users.list()] == sorted(
+            person(n).uri for n in range(20)
+        )
+        assert await second.users.get(person(7).uri) == person(7)
+    finally:
+        await second.close()
+
+
+async def test_close_is_idempotent(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path))
+    await store.start()
+    await store.close()
+    await store.close()
+
+
+async def test_start_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    store = SqliteStorage(url_in(tmp_path))
+    with pytest.raises(RuntimeError, match="openucwa migrate") as caught:
+        await store.start()
+    assert "engine.db" in str(caught.value)
+
+
+def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    assert migrate(url_in(tmp_path))  # applies everything on a new file
+    assert migrate(url_in(tmp_path)) == []
+
+
+@pytest.mark.parametrize("url", ["postgresql://x/y", "sqlite://relative.db", "sqlite:///"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        SqliteStorage(url)
