@@ -7,7 +7,7 @@ leaders, and how ids are minted. No I/O: ids and time come in as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -96,6 +96,7 @@ class MeetingInput:
     lobby_bypass_for_phone_users: str | None = None
     phone_user_admission: str | None = None
     subject: str | None = None
+    problems: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +212,19 @@ class _Checked:
     expiration_time: datetime
 
 
+ASSIGNED_LIFETIME = timedelta(days=3650)
+
+
 def check_input(
-    data: MeetingInput, rules: SchedulingRules, now: datetime, organizer_uri: str
+    data: MeetingInput,
+    rules: SchedulingRules,
+    now: datetime,
+    organizer_uri: str,
+    online_meeting_rel: str = SCHEDULED,
 ) -> _Checked:
-    """Apply every documented rule; raise 400 ParameterValidationFailure naming each problem."""
-    problems: dict[str, str] = {}
+    """Apply every documented rule; raise 400 ParameterValidationFailure naming each problem,
+    together with those found while reading the body (``data.problems``, e.g. wrong types)."""
+    problems: dict[str, str] = dict(data.problems)
     d, e = rules.defaults, rules.eligible
     access_level = _checked_enum(
         "accessLevel", data.access_level, ACCESS_LEVELS, e.access_levels, d.access_level, problems
@@ -273,7 +282,8 @@ def check_input(
     leaders = tuple(uri for uri in leaders if uri != organizer_uri)
     expiration = data.expiration_time
     if expiration is None:
-        expiration = now + rules.default_lifetime
+        lifetime = ASSIGNED_LIFETIME if online_meeting_rel == ASSIGNED else rules.default_lifetime
+        expiration = now + lifetime
     elif not (now - timedelta(days=365) <= expiration <= now + timedelta(days=3652)):
         problems["expirationTime"] = (
             "Must fall between one year before and ten years after the current time."
@@ -302,7 +312,7 @@ def new_meeting(
     now: datetime,
     online_meeting_rel: str = SCHEDULED,
 ) -> OnlineMeeting:
-    checked = check_input(data, rules, now, organizer_uri)
+    checked = check_input(data, rules, now, organizer_uri, online_meeting_rel)
     blank = OnlineMeeting(
         meeting_id=ids.meeting_id(),
         organizer_uri=organizer_uri,
@@ -333,7 +343,7 @@ def updated_meeting(
     now: datetime,
 ) -> OnlineMeeting:
     """PUT replaces every writable property (spec §2.0.5); read-only ones never change."""
-    checked = check_input(data, rules, now, meeting.organizer_uri)
+    checked = check_input(data, rules, now, meeting.organizer_uri, meeting.online_meeting_rel)
     return _with_fields(replace(meeting, etag=_fresh_etag(ids, meeting.etag)), checked)
 
 

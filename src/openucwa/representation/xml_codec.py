@@ -7,6 +7,7 @@ refused before anything is expanded.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
@@ -33,9 +34,19 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
+# Characters XML 1.0 cannot carry at all, not even as references; JSON can, so a value stored
+# from JSON is shown in XML with U+FFFD in their place (docs/deviations.md).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _attr(value: str) -> str:
+    return quoteattr(_NOT_XML.sub("\ufffd", value), {"\r": "&#13;"})
+
+
 def _text(value: object) -> str:
+    text = _NOT_XML.sub("\ufffd", _scalar(value))
     # A raw "\r" would reach the reader as "\n" (XML end-of-line normalisation).
-    return escape(_scalar(value), {'"': "&quot;", "\r": "&#13;"})
+    return escape(text, {'"': "&quot;", "\r": "&#13;"})
 
 
 def _property(out: list[str], name: str, value: Value) -> None:
@@ -43,24 +54,24 @@ def _property(out: list[str], name: str, value: Value) -> None:
         return
     if isinstance(value, list):
         items = "".join(f"<item>{_text(v)}</item>" for v in value)
-        out.append(f"<propertyList name={quoteattr(name)}>{items}</propertyList>")
+        out.append(f"<propertyList name={_attr(name)}>{items}</propertyList>")
         return
     text = _text(value)
     if text:
-        out.append(f"<property name={quoteattr(name)}>{text}</property>")
+        out.append(f"<property name={_attr(name)}>{text}</property>")
     else:
-        out.append(f"<property name={quoteattr(name)} />")
+        out.append(f"<property name={_attr(name)} />")
 
 
 def _link(out: list[str], rel: str, link: Link) -> None:
-    title = f" title={quoteattr(link.title)}" if link.title is not None else ""
-    out.append(f"<link rel={quoteattr(rel)} href={quoteattr(link.href)}{title} />")
+    title = f" title={_attr(link.title)}" if link.title is not None else ""
+    out.append(f"<link rel={_attr(rel)} href={_attr(link.href)}{title} />")
 
 
 def _resource(out: list[str], resource: Resource, root: bool) -> None:
-    attrs = f"rel={quoteattr(resource.rel)}"
+    attrs = f"rel={_attr(resource.rel)}"
     if resource.href is not None:
-        attrs += f" href={quoteattr(resource.href)}"
+        attrs += f" href={_attr(resource.href)}"
     if root:
         attrs += f' xmlns="{UCWA_NAMESPACE}"'
     out.append(f"<resource {attrs}>")
@@ -109,12 +120,12 @@ def encode_error(error: ErrorBody) -> bytes:
 
 
 def _link_attrs(link: EventLink) -> str:
-    title = f" title={quoteattr(link.title)}" if link.title is not None else ""
-    return f"rel={quoteattr(link.rel)} href={quoteattr(link.href)}{title}"
+    title = f" title={_attr(link.title)}" if link.title is not None else ""
+    return f"rel={_attr(link.rel)} href={_attr(link.href)}{title}"
 
 
 def _event(out: list[str], event: Event) -> None:
-    status = f" status={quoteattr(event.status)}" if event.status is not None else ""
+    status = f" status={_attr(event.status)}" if event.status is not None else ""
     out.append(f"<{event.type} {_link_attrs(event.link)}{status}>")
     if event.in_ is not None:
         out.append(f"<in {_link_attrs(event.in_)} />")
@@ -130,14 +141,14 @@ def _event(out: list[str], event: Event) -> None:
 
 
 def encode_events(batch: EventBatch) -> bytes:
-    href = f" href={quoteattr(batch.href)}" if batch.href is not None else ""
+    href = f" href={_attr(batch.href)}" if batch.href is not None else ""
     out = [_DECLARATION, f'<events{href} xmlns="{UCWA_NAMESPACE}">']
     out.append(
-        f"<link rel={quoteattr(batch.continuation)} href={quoteattr(batch.continuation_href)} />"
+        f"<link rel={_attr(batch.continuation)} href={_attr(batch.continuation_href)} />"
     )
     if batch.continuation != "resync":
         for sender in batch.senders:
-            out.append(f"<sender rel={quoteattr(sender.rel)} href={quoteattr(sender.href)}>")
+            out.append(f"<sender rel={_attr(sender.rel)} href={_attr(sender.href)}>")
             for event in sender.events:
                 _event(out, event)
             out.append("</sender>")

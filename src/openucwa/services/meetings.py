@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
 
 from openucwa.domain.clock import Clock
 from openucwa.domain.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.meetings import (
     ASSIGNED,
+    ASSIGNED_LIFETIME,
     Extension,
     MeetingInput,
     OnlineMeeting,
@@ -22,8 +22,6 @@ from openucwa.domain.meetings import (
     with_new_identity,
 )
 from openucwa.services.ports import DuplicateId, MeetingRepository
-
-ASSIGNED_LIFETIME = timedelta(days=3650)
 
 
 class MeetingService:

@@ -227,7 +227,7 @@ def _sub_scope(outer: Request, part: PartRequest | None) -> Scope:
     headers = [(name, value) for name, value in part.headers if name not in _DROPPED]
     if not any(name == b"authorization" for name, _ in headers):
         headers.extend((n, v) for n, v in outer.headers.raw if n == b"authorization")
-    pass
+    headers.extend((n, v) for n, v in outer.headers.raw if n in _FROM_OUTER)
     if part.body:
         headers.append((b"content-length", str(len(part.body)).encode("ascii")))
     scope.update(

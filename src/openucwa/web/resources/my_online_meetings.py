@@ -34,8 +34,8 @@ def meeting_input(doc: InputDoc) -> MeetingInput:
         lobby_bypass_for_phone_users=doc.text("lobbyBypassForPhoneUsers"),
         phone_user_admission=doc.text("phoneUserAdmission"),
         subject=doc.text("subject"),
+        problems=dict(doc.problems),  # reported together with the rule violations
     )
-    doc.check()
     return data
 
 
