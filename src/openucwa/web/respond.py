@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,11 +49,15 @@ def render_bytes(
 
 def render(
     request: Request,
-    resource: Resource,
+    resource: Resource | Callable[[], Resource],
     status: int = 200,
     etag: str | None = None,
     headers: Mapping[str, str] | None = None,
+    cache_key: Hashable | None = None,
 ) -> Response:
+    """Encode ``resource`` in the negotiated format. With ``cache_key`` (which must name
+    everything the representation depends on, e.g. ids and ETags) the encoded bytes are kept
+    and ``resource`` may be a builder that is only called on a miss."""
     negotiated = negotiate(request.headers.get("accept"))
     extra = dict(headers or {})
     if etag is not None:
@@ -61,7 +65,22 @@ def render(
         if request.method == "GET" and etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={**COMMON_HEADERS, **extra})
     codec = json_codec if negotiated.format == "json" else xml_codec
-    return _finish(request, status, codec.encode(resource), negotiated.content_type, extra)
+    if cache_key is None:
+        built = resource() if callable(resource) else resource
+        return _finish(request, status, codec.encode(built), negotiated.content_type, extra)
+    key = (cache_key, negotiated.format)
+    body = _ENCODED.get(key)
+    if body is None:
+        body = codec.encode(resource() if callable(resource) else resource)
+        _ENCODED[key] = body
+        if len(_ENCODED) > _ENCODED_LIMIT:
+            del _ENCODED[next(iter(_ENCODED))]
+    return _finish(request, status, body, negotiated.content_type, extra)
+
+
+# Encoded representations of hot GETs (bounded; oldest dropped first).
+_ENCODED: dict[tuple[Hashable, str], bytes] = {}
+_ENCODED_LIMIT = 20_000
 
 
 def render_error(

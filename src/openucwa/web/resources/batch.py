@@ -28,7 +28,7 @@ from email.message import Message
 from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import h11
 from starlette.requests import Request
@@ -106,20 +106,25 @@ class PartResponse:
 # -- reading the request -----------------------------------------------------------------------
 
 
-def _split(content_type: str | None, body: bytes) -> list[Message]:
-    """The MIME parts of the outer body: 415 unless ``multipart/batching``, 400 without a
-    boundary or when the body holds no part. A trailing empty part (a closing delimiter written
-    without its ``--``) is not a request and is skipped."""
-    if not content_type:
-        raise UnsupportedMediaType(message="A batch is sent as multipart/batching.")
-    if "\r" in content_type or "\n" in content_type:
+def _check_content_type(content_type: str | None) -> None:
+    """415 unless ``multipart/batching``; 400 when it names no boundary."""
+    if content_type and ("\r" in content_type or "\n" in content_type):
         raise BadRequest(message="Invalid Content-Type.")
+    header = Message()
+    if content_type:
+        header["Content-Type"] = content_type
+    if not content_type or header.get_content_type() != MEDIA_TYPE:
+        raise UnsupportedMediaType(message="A batch is sent as multipart/batching.")
+    if not header.get_boundary():
+        raise BadRequest(message="The multipart/batching Content-Type names no boundary.")
+
+
+def _split(content_type: str, body: bytes) -> list[Message]:
+    """The MIME parts of the outer body (its Content-Type already checked); 400 when the body
+    holds no part. A trailing empty part (a closing delimiter written without its ``--``) is not
+    a request and is skipped."""
     head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
     message = BytesParser().parsebytes(head + body)
-    if message.get_content_type() != MEDIA_TYPE:
-        raise UnsupportedMediaType(message="A batch is sent as multipart/batching.")
-    if not message.get_boundary():
-        raise BadRequest(message="The multipart/batching Content-Type names no boundary.")
     payload = message.get_payload() if message.is_multipart() else None
     if not isinstance(payload, list):
         raise BadRequest(message="The body does not contain the boundary of its Content-Type.")
@@ -218,10 +223,8 @@ def _sub_scope(outer: Request, part: PartRequest | None) -> Scope:
     }
     if "state" in outer.scope:
         scope["state"] = dict(outer.scope["state"])
-    if part is None:
-        return scope
-    target = _path_and_query(part.target)
-    if target is None:
+    target = _path_and_query(part.target) if part is not None else None
+    if part is None or target is None:
         return scope
     raw_path, query = target
     headers = [(name, value) for name, value in part.headers if name not in _DROPPED]
@@ -232,7 +235,7 @@ def _sub_scope(outer: Request, part: PartRequest | None) -> Scope:
         headers.append((b"content-length", str(len(part.body)).encode("ascii")))
     scope.update(
         method=part.method,
-        path=unquote(raw_path.decode("latin-1")),
+        path=unquote_to_bytes(raw_path).decode("utf-8", "replace"),
         raw_path=raw_path,
         query_string=query,
         headers=headers,
@@ -263,8 +266,10 @@ async def _no_body() -> AsgiMessage:
 
 async def _run(request: Request, raw: bytes | None) -> PartResponse:
     part = _parse_request(raw) if raw is not None else None
+    if part is not None and _path_and_query(part.target) is None:
+        part = None
     scope = _sub_scope(request, part)
-    if part is None or _path_and_query(part.target) is None:
+    if part is None:
         return await _answer_error(scope, BadRequest(message="The part is not an HTTP request."))
     forbidden = _addressed_route(request, scope)
     if forbidden is not None:
@@ -361,13 +366,14 @@ def _fresh_boundary(answers: list[PartResponse]) -> bytes:
 
 async def post_batch(request: Request) -> Response:
     await application_of(request)
-    body = await read_body(request)
-    parts = _split(request.headers.get("content-type"), body)
+    content_type = request.headers.get("content-type", "")
+    _check_content_type(content_type)
+    parts = _split(content_type, await read_body(request))
     if len(parts) > MAX_PARTS:
         raise TooManyRequests(
             message=f"A batch may hold at most {MAX_PARTS} requests; split it and retry."
         )
     answers = [await _run(request, _request_bytes(part)) for part in parts]
     boundary = _fresh_boundary(answers)
-    content_type = f'{MEDIA_TYPE}; boundary="{boundary.decode("ascii")}"'
-    return render_bytes(request, 200, encode_batch(answers, boundary), content_type)
+    answer_type = f'{MEDIA_TYPE}; boundary="{boundary.decode("ascii")}"'
+    return render_bytes(request, 200, encode_batch(answers, boundary), answer_type)

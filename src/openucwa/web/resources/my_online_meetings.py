@@ -108,8 +108,23 @@ async def get_meeting(request: Request) -> Response:
     caller, app = await application_of(request, scopes.MEETINGS_READWRITE)
     svc = services(request)
     meeting = await svc.meetings.get(caller.uri, request.path_params["meeting_id"])
-    resource = represent_meeting(Links(request), app.app_id, meeting, svc.edge.meet_url)
-    return render(request, resource, etag=meeting.etag)
+    links = Links(request)
+    origin = links.origin()
+    key = (
+        "meeting",
+        app.app_id,
+        meeting.meeting_id,
+        meeting.etag,
+        tuple(e.etag for e in meeting.extensions),
+        origin,
+        svc.edge.meet_url,
+    )
+    return render(
+        request,
+        lambda: represent_meeting(links, app.app_id, meeting, svc.edge.meet_url),
+        etag=meeting.etag,
+        cache_key=key,
+    )
 
 
 async def put_meeting(request: Request) -> Response:
