@@ -23,25 +23,39 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import (
+    DOMAIN,
+    HERE,
+    BenchError,
+    Service,
+    cpu_seconds,
+    create_application,
+    free_port,
+    get_token,
+    log,
+    openucwa_command,
+    pin_cpus,
+    pinned,
+    prepare_database,
+    server_env,
+    start_server,
+    start_service,
+    stop_service,
+    wait_ready,
+)
 
-HERE = Path(__file__).resolve().parent
 WRK_DIR = HERE / "wrk"
-HOST = "127.0.0.1"  # the only address this script ever talks to
-DOMAIN = "contoso.com"
-PASSWORD = "bench-password-1"
 SCHEDULED_REL = "myOnlineMeetings"  # meetings.online_meeting_rel of a scheduled meeting
 MEETING: dict[str, Any] = {
     "subject": "Benchmark weekly sync",
@@ -54,101 +68,7 @@ MEETING: dict[str, Any] = {
 }
 BARE, GET, POST = "bare GET", "meeting GET", "meeting POST"
 TARGETS: dict[str, float] = {GET: 0.5, POST: 0.25}
-READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 WRK_SLACK = 60  # seconds a wrk run may take beyond its duration before it is killed
-
-
-class BenchError(Exception):
-    """The run cannot go on (a process failed, a response was not what the setup needs)."""
-
-
-# -- processes -----------------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def pinned(argv: Sequence[str], cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu), *argv] if cpu is not None else list(argv)
-
-
-def start_service(
-    name: str, argv: Sequence[str], env: Mapping[str, str], port: int, workdir: Path
-) -> Service:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            list(argv),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            start_new_session=True,  # a Ctrl-C reaches the driver only; it stops the children
-        )
-    return Service(name, proc, port, log)
-
-
-def wait_ready(service: Service, path: str = "/") -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(base_url=service.base_url, timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if service.proc.poll() is not None:
-                raise BenchError(
-                    f"{service.name} exited with {service.proc.returncode}:\n{service.log_tail()}"
-                )
-            try:
-                if client.get(path).status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise BenchError(f"{service.name} not ready after {READY_TIMEOUT:.0f}s:\n{service.log_tail()}")
-
-
-def stop_service(service: Service, sig: int = signal.SIGTERM) -> None:
-    proc = service.proc
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(STOP_TIMEOUT)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), or None where unavailable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- wrk -------------------------------------------------------------------------------------
@@ -296,55 +216,9 @@ class Session:
     meetings_href: str  # myOnlineMeetings, the POST target
 
 
-def openucwa_command() -> str:
-    beside = Path(sys.executable).parent / "openucwa"
-    found = str(beside) if beside.exists() else shutil.which("openucwa")
-    if found is None:
-        raise BenchError("openucwa is not installed (run `make install`)")
-    return found
-
-
-def server_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment without any OPENUCWA_* setting, plus the bench's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUCWA_")}
-    env.update(extra)
-    return env
-
-
-def prepare_database(cli: str, database: str, users: Sequence[str], env: Mapping[str, str]) -> None:
-    def call(*args: str) -> None:
-        done = subprocess.run(
-            [cli, *args, "--database", database],
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchError(f"openucwa {' '.join(args[:2])} failed:\n{done.stdout}{done.stderr}")
-
-    call("migrate")
-    for i, user in enumerate(users):
-        call("users", "add", user, "--name", f"Bench User {i}", "--password", PASSWORD)
-
-
 def sign_in(client: httpx.Client, user: str) -> Session:
-    response = client.post(
-        "/WebTicket/oauthtoken",
-        data={"grant_type": "password", "username": user, "password": PASSWORD},
-    )
-    if response.status_code != 200:
-        raise BenchError(f"sign-in of {user}: {response.status_code} {response.text}")
-    token = str(response.json()["access_token"])
-    response = client.post(
-        "/ucwa/oauth/v1/applications",
-        json={"UserAgent": "bench", "EndpointId": "b1", "Culture": "en-US"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    if response.status_code not in (200, 201):
-        raise BenchError(f"application of {user}: {response.status_code} {response.text}")
-    app = response.json()
+    token = get_token(client, user)
+    app = create_application(client, token)
     href = app["_embedded"]["onlineMeetings"]["_links"]["myOnlineMeetings"]["href"]
     return Session(user=user, token=token, meetings_href=str(href))
 
@@ -502,10 +376,6 @@ def table(cases: Sequence[CaseResult]) -> str:
     return "\n".join(rows)
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 @dataclass
 class Case:
     name: str
@@ -519,8 +389,8 @@ def run(args: argparse.Namespace) -> int:
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed (scripts/bench installs it: apt-get install wrk)")
     cpus = os.cpu_count() or 1
-    pin = args.pin and cpus >= 2 and shutil.which("taskset") is not None
-    server_cpu, wrk_cpu = (0, 1) if pin else (None, None)
+    server_cpu, wrk_cpu = pin_cpus(args.pin)
+    pin = server_cpu is not None
     load = Load(threads=args.threads, connections=args.connections, cpu=wrk_cpu)
     users = [f"bench{i}@{DOMAIN}" for i in range(args.users)]
     cli = openucwa_command()
@@ -544,11 +414,8 @@ def run(args: argparse.Namespace) -> int:
             log(f"database {database}, {len(users)} users")
             prepare_database(cli, database, users, env)
 
-            port = free_port()
-            argv = [cli, "serve", "--host", HOST, "--port", str(port), "--database", database]
-            server = start_service("openucwa", pinned(argv, server_cpu), env, port, workdir)
+            server = start_server(cli, database, env, workdir, server_cpu)
             services.append(server)
-            wait_ready(server)
 
             with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as client:
                 sessions = [sign_in(client, user) for user in users]

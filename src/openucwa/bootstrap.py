@@ -84,7 +84,12 @@ def build(
         edge=EdgeConfig(max_body_bytes=settings.max_body_bytes, meet_url=settings.meet_url),
     )
     jobs = standard_jobs(
-        applications, storage.tokens, storage.events, clock, settings.event_retention
+        applications,
+        services.messaging,
+        storage.tokens,
+        storage.events,
+        clock,
+        settings.event_retention,
     )
     app = create_app(services, storage, jobs, settings.housekeeping_interval)
     return Built(storage=storage, services=services, app=app)

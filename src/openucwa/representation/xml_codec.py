@@ -143,9 +143,7 @@ def _event(out: list[str], event: Event) -> None:
 def encode_events(batch: EventBatch) -> bytes:
     href = f" href={_attr(batch.href)}" if batch.href is not None else ""
     out = [_DECLARATION, f'<events{href} xmlns="{UCWA_NAMESPACE}">']
-    out.append(
-        f"<link rel={_attr(batch.continuation)} href={_attr(batch.continuation_href)} />"
-    )
+    out.append(f"<link rel={_attr(batch.continuation)} href={_attr(batch.continuation_href)} />")
     if batch.continuation != "resync":
         for sender in batch.senders:
             out.append(f"<sender rel={_attr(sender.rel)} href={_attr(sender.href)}>")

@@ -3,6 +3,7 @@ makeMeAvailable, and the idle-expiry housekeeping job."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from openucwa.domain.applications import (
@@ -132,12 +133,17 @@ class ApplicationService:
         app = await self.get(caller, app_id)
         await self._repo.touch(app.app_id, self._clock.now())
 
-    async def expire_idle(self) -> int:
-        """Housekeeping: forget applications idle beyond expiry plus the purge delay."""
+    async def expire_idle(
+        self, before_delete: Callable[[Application], Awaitable[None]] | None = None
+    ) -> int:
+        """Housekeeping: forget applications idle beyond expiry plus the purge delay
+        (``before_delete`` lets them leave their conversations first)."""
         now = self._clock.now()
         purged = 0
         for app in await self._repo.list_all():
             if self.lifetime.is_purgeable(app, now):
+                if before_delete is not None:
+                    await before_delete(app)
                 await self._channel.close(app.app_id)
                 if await self._repo.delete(app.app_id):
                     purged += 1

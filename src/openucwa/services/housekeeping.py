@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from openucwa.domain.clock import Clock
 from openucwa.services.applications import ApplicationService
+from openucwa.services.messaging import MessagingService
 from openucwa.services.ports import EventLog, TokenStore
 
 log = logging.getLogger("openucwa.housekeeping")
@@ -18,11 +19,15 @@ Job = Callable[[], Awaitable[int]]
 
 def standard_jobs(
     applications: ApplicationService,
+    messaging: MessagingService,
     tokens: TokenStore,
     events: EventLog,
     clock: Clock,
     event_retention: int,
 ) -> dict[str, Job]:
+    async def expire_idle_applications() -> int:
+        return await applications.expire_idle(before_delete=messaging.leave_all)
+
     async def purge_expired_tokens() -> int:
         return await tokens.purge_expired(clock.now())
 
@@ -30,7 +35,7 @@ def standard_jobs(
         return await events.trim(clock.now() - timedelta(seconds=event_retention))
 
     return {
-        "expire_idle_applications": applications.expire_idle,
+        "expire_idle_applications": expire_idle_applications,
         "purge_expired_tokens": purge_expired_tokens,
         "trim_event_log": trim_event_log,
     }
