@@ -59,7 +59,13 @@ def build(
         purge_after=timedelta(seconds=settings.app_purge_after),
     )
     tokens = Tokens(storage.tokens, ids, clock, timedelta(seconds=settings.token_lifetime))
-    channel = EventChannel(storage.events, LocalNotifier(), clock, settings.max_event_wait)
+    channel = EventChannel(
+        storage.events,
+        LocalNotifier(),
+        clock,
+        settings.max_event_wait,
+        settings.one_sender_per_batch,
+    )
     applications = ApplicationService(
         storage.applications, ids, clock, lifetime, channel, settings.max_applications_per_user
     )

@@ -105,6 +105,14 @@ def migrate(database: str) -> None:
     show_envvar=True,
     help="Longest hold of an event-channel P-GET, in seconds [default: 180].",
 )
+@click.option(
+    "--one-sender-per-batch",
+    envvar="OPENUCWA_ONE_SENDER_PER_BATCH",
+    is_flag=True,
+    default=None,
+    show_envvar=True,
+    help="Cut event batches where the sender changes (for clients that read only sender[0]).",
+)
 def serve(
     host: str,
     port: int,
@@ -114,6 +122,7 @@ def serve(
     meet_url: str,
     access_log: bool,
     max_event_wait: float | None,
+    one_sender_per_batch: bool | None,
 ) -> None:
     """Serve the UCWA API over HTTP."""
     import uvicorn
@@ -126,6 +135,7 @@ def serve(
         domains=domains,
         meet_url=meet_url,
         max_event_wait=max_event_wait,
+        one_sender_per_batch=one_sender_per_batch or None,
     )
     if demo:
         _migrate(database)

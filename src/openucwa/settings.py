@@ -28,6 +28,7 @@ class Settings:
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds
     event_retention: int = 3 * 3600  # seconds events are kept in the log
+    one_sender_per_batch: bool = False  # cut batches where the sender changes (sender[0] clients)
     log_level: str = "info"
 
     @property

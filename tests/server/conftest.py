@@ -31,9 +31,10 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "openucwa"]
 
 
-def _environment() -> dict[str, str]:
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUCWA_")}
     env["OPENUCWA_LOG_LEVEL"] = "warning"
+    env.update(extra or {})
     return env
 
 
@@ -87,7 +88,8 @@ class Servers:
     database: str
     started: list[ServerProcess] = field(default_factory=list)
 
-    def start(self, port: int | None = None) -> ServerProcess:
+    def start(self, port: int | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+        """``env``: extra ``OPENUCWA_*`` settings for this process (e.g. a short event wait)."""
         port = free_port() if port is None else port
         log = self.tmp_path / f"server-{len(self.started)}.log"
         with log.open("wb") as sink:
@@ -96,7 +98,7 @@ class Servers:
                 + ["--database", self.database],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                env=_environment(),
+                env=_environment(env),
             )
         server = ServerProcess(process, port, log)
         self.started.append(server)

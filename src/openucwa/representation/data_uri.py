@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from openucwa.domain.errors import BadRequest
 
@@ -31,7 +31,10 @@ def decode(uri: str) -> tuple[str, str]:
     payload = match.group(3)
     try:
         if "base64" in params:
-            raw = base64.b64decode(payload, validate=False)
+            # Strict alphabet: junk must not silently decode to an empty or truncated message.
+            # Percent-escapes (a URL may carry %2B, %3D) and line breaks are tolerated.
+            compact = re.sub(r"\s+", "", unquote(payload, errors="strict"))
+            raw = base64.b64decode(compact, validate=True)
             return media, raw.decode("utf-8")
         return media, unquote_plus(payload, errors="strict")
     except (binascii.Error, UnicodeDecodeError, ValueError):

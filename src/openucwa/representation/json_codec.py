@@ -108,12 +108,12 @@ def encode_events(batch: EventBatch) -> bytes:
     if batch.href is not None:
         links["self"] = {"href": batch.href}
     links[batch.continuation] = {"href": batch.continuation_href}
+    # Always a sender array, [] in a resync too: clients iterate it unconditionally.
     body: dict[str, Any] = {"_links": links}
-    if batch.continuation != "resync":
-        body["sender"] = [
-            {"rel": s.rel, "href": s.href, "events": [_event(e) for e in s.events]}
-            for s in batch.senders
-        ]
+    body["sender"] = [
+        {"rel": s.rel, "href": s.href, "events": [_event(e) for e in s.events]}
+        for s in batch.senders
+    ]
     return _escape_dates(orjson.dumps(body))
 
 

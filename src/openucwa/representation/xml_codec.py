@@ -68,8 +68,10 @@ def _link(out: list[str], rel: str, link: Link) -> None:
     out.append(f"<link rel={_attr(rel)} href={_attr(link.href)}{title} />")
 
 
-def _resource(out: list[str], resource: Resource, root: bool) -> None:
-    attrs = f"rel={_attr(resource.rel)}"
+def _resource(out: list[str], resource: Resource, root: bool, key: str | None = None) -> None:
+    # An embedded resource's element is named by its key in the container, its own type stays
+    # in <property name="rel"> (ref samples: <resource rel="from"> holding a participant).
+    attrs = f"rel={_attr(key or resource.rel)}"
     if resource.href is not None:
         attrs += f" href={_attr(resource.href)}"
     if root:
@@ -84,9 +86,9 @@ def _resource(out: list[str], resource: Resource, root: bool) -> None:
         _property(out, name, value)
     if resource.etag is not None:
         _property(out, "etag", resource.etag)
-    for item in resource.embedded.values():
+    for name, item in resource.embedded.items():
         for embedded in item if isinstance(item, list) else [item]:
-            _resource(out, embedded, root=False)
+            _resource(out, embedded, root=False, key=name)
     out.append("</resource>")
 
 

@@ -42,7 +42,15 @@ class _Parked:
 
 
 class EventChannel:
-    def __init__(self, log: EventLog, notifier: Notifier, clock: Clock, max_wait: float) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        notifier: Notifier,
+        clock: Clock,
+        max_wait: float,
+        one_sender_per_batch: bool = False,
+    ) -> None:
+        self.one_sender_per_batch = one_sender_per_batch
         self._log = log
         self._notifier = notifier
         self._clock = clock
@@ -118,9 +126,10 @@ class EventChannel:
         parked = self._park(app_id, settings.priority)
         after = last.upto if last else 0
         try:
-            events = await self._wait(app_id, parked, after, settings)
+            read = await self._wait(app_id, parked, after, settings)
             parked.releasing = True
-            batch = Batch(ack, after, events[-1].position if events else after)
+            events, upto = self._shape(app_id, read, after)
+            batch = Batch(ack, after, upto)
             await self._log.add_batch(app_id, batch)
         finally:
             parked.recorded.set()
@@ -129,8 +138,27 @@ class EventChannel:
         return PollResult(ack, tuple(events))
 
     async def _replay(self, app_id: str, batch: Batch) -> PollResult:
-        events = await self._log.read(app_id, batch.after, batch.upto, limit=1_000_000)
+        read = await self._log.read(app_id, batch.after, batch.upto, limit=1_000_000)
+        events = [e for e in read if _visible(e, app_id)]
         return PollResult(batch.ack, tuple(events), batch.continuation)
+
+    def _shape(
+        self, app_id: str, read: list[StoredEvent], after: int
+    ) -> tuple[list[StoredEvent], int]:
+        """The events of the batch and its upper position. Events hidden from this
+        application are skipped; with ``one_sender_per_batch`` the batch stops where the
+        sender changes (clients that read only ``sender[0]`` miss nothing), and the rest
+        follows in the next batch at once."""
+        upto = read[-1].position if read else after
+        events: list[StoredEvent] = []
+        for event in read:
+            if not _visible(event, app_id):
+                continue
+            if self.one_sender_per_batch and events and _sender(event) != _sender(events[0]):
+                upto = events[-1].position
+                break
+            events.append(event)
+        return events, upto
 
     def _park(self, app_id: str, priority: int) -> _Parked:
         current = self._parked.get(app_id)
@@ -153,7 +181,8 @@ class EventChannel:
         try:
             while True:
                 parked.wake.clear()
-                events = await self._log.read(app_id, after)
+                read = await self._log.read(app_id, after)
+                events = [e for e in read if _visible(e, app_id)]
                 if parked.gone:
                     raise NotFound("ApplicationNotFound", "The application was deleted.")
                 if parked.replaced:
@@ -162,7 +191,7 @@ class EventChannel:
                 deadline = release_deadline(events, settings, now, self.max_wait)
                 remaining = hold_until - loop.time()
                 if remaining <= 0 or (deadline is not None and deadline <= now):
-                    return events
+                    return read
                 if deadline is not None:
                     remaining = min(remaining, (deadline - now).total_seconds())
                 followed = await self._log.followed(app_id)
@@ -178,3 +207,13 @@ class EventChannel:
 
     def parked_count(self) -> int:
         return len(self._parked)
+
+
+def _visible(event: StoredEvent, app_id: str) -> bool:
+    """Events may name one application they are not for (``except_app``: the typist)."""
+    return event.body.get("except_app") != app_id
+
+
+def _sender(event: StoredEvent) -> tuple[object, object]:
+    body = event.body
+    return body.get("sender"), body.get("conv_id") or body.get("thread")

@@ -400,8 +400,11 @@ class MessagingService:
         )  # fmt: skip
         changes = ChangeSet(messages=[msg], expect_thread_state={conv.thread_id: CONNECTED})
         ev = Events(changes)
-        if self._typing.pop((conv.thread_id, caller.uri), None) is not None:
-            ev.thread(conv.thread_id, _typing_body("deleted", caller.uri, msg.sender_name))
+        typing = self._typing.pop((conv.thread_id, caller.uri), None)
+        if typing is not None:
+            typing.cancel()
+            body = _typing_body("deleted", caller.uri, msg.sender_name, app.app_id)
+            ev.thread(conv.thread_id, body)
         ev.thread(conv.thread_id, _message_body(msg))
         await self._commit(changes)
         return msg
@@ -417,17 +420,19 @@ class MessagingService:
             timer.cancel()
         else:
             changes = ChangeSet()
-            Events(changes).thread(conv.thread_id, _typing_body("added", caller.uri, name))
+            body = _typing_body("added", caller.uri, name, app.app_id)
+            Events(changes).thread(conv.thread_id, body)
             await self._commit(changes)
         self._typing[key] = loop.call_later(
-            TYPING_SECONDS, lambda: asyncio.ensure_future(self._typing_over(key, name))
+            TYPING_SECONDS,
+            lambda: asyncio.ensure_future(self._typing_over(key, name, app.app_id)),
         )
 
-    async def _typing_over(self, key: tuple[str, str], name: str) -> None:
+    async def _typing_over(self, key: tuple[str, str], name: str, app_id: str) -> None:
         if self._typing.pop(key, None) is None:
             return
         changes = ChangeSet()
-        Events(changes).thread(key[0], _typing_body("deleted", key[1], name))
+        Events(changes).thread(key[0], _typing_body("deleted", key[1], name, app_id))
         await self._commit(changes)
 
     async def typists(self, conv: Conversation) -> list[str]:
@@ -462,11 +467,14 @@ class MessagingService:
         ev = Events(changes)
         ended = replace(thread, state=DISCONNECTED)
         changes.threads.append(ended)
+        by_name = await self._name(by_uri)
         for other in await self._repo.conversations_of_thread(thread.thread_id):
             if other.state == DISCONNECTED:
                 continue
             gone = replace(other, state=DISCONNECTED, messaging=DISCONNECTED)
             changes.conversations.append(gone)
+            if other.user_uri != by_uri:  # spec §2.11.5: others see who stopped (in participant)
+                ev.member(gone, "participantMessaging", "deleted", by_uri, by_name)
             ev.member(gone, "participantMessaging", "deleted", other.user_uri, "")
             ev.messaging(gone)
             extra = {}
@@ -497,8 +505,9 @@ def _message_body(msg: Message) -> dict[str, Any]:
     }
 
 
-def _typing_body(type_: str, uri: str, name: str) -> dict[str, Any]:
-    return {"type": type_, "target": "typing", "uri": uri, "name": name}
+def _typing_body(type_: str, uri: str, name: str, app_id: str) -> dict[str, Any]:
+    """Shown to everyone in the thread but the typist's own application (``except_app``)."""
+    return {"type": type_, "target": "typing", "uri": uri, "name": name, "except_app": app_id}
 
 
 def _ms(value: datetime) -> int:

@@ -42,8 +42,9 @@ def read(element: ET.Element) -> dict[str, Any]:
     }
 
 
-def expected(resource: Resource) -> dict[str, Any]:
-    """What ``read`` must give for ``resource`` when every value is a string."""
+def expected(resource: Resource, key: str | None = None) -> dict[str, Any]:
+    """What ``read`` must give for ``resource`` (embedded under ``key``, whose name the element
+    takes) when every value is a string."""
     properties: list[tuple[str, Any]] = [("rel", resource.rel)] if resource.show_rel else []
     properties += [
         (name, value) for name, value in resource.properties.items() if value is not None
@@ -56,12 +57,12 @@ def expected(resource: Resource) -> dict[str, Any]:
         for one in (link if isinstance(link, list) else [link])
     ]
     children = [
-        expected(one)
-        for item in resource.embedded.values()
+        expected(one, name)
+        for name, item in resource.embedded.items()
         for one in (item if isinstance(item, list) else [item])
     ]
     return {
-        "rel": resource.rel,
+        "rel": key or resource.rel,
         "href": resource.href,
         "links": links,
         "properties": properties,

@@ -152,6 +152,8 @@ async def get_message(request: Request) -> Response:
 async def send_message(request: Request) -> Response:
     """sendMessage: ``text/plain`` or ``text/html`` body; also a reply POSTed to a message."""
     caller, app, conv = await _conversation(request)
+    if "msg_id" in request.path_params:  # a reply: the message replied to must exist (404)
+        await services(request).messaging.message(conv, request.path_params["msg_id"])
     content_type = (request.headers.get("content-type") or "text/plain").split(";")[0].strip()
     if content_type.lower() not in ("text/plain", "text/html"):
         raise UnsupportedMediaType("UnsupportedMediaType", "Send text/plain or text/html.")

@@ -49,7 +49,7 @@ def _ack(request: Request) -> int | None:
     """The batch asked for; None without ``ack``; -1 for garbage (answered with resync)."""
     for key, value in request.query_params.items():
         if key.lower() == "ack":
-            return int(value) if value.isdigit() and len(value) < 16 else -1
+            return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else -1
     return None
 
 
