@@ -6,6 +6,10 @@ response).
 ``openucwa serve`` (src/openucwa/cli.py): uvloop, httptools, one worker process, access log off,
 lifespan on. No framework, no routing, no database: what is left is uvicorn + HTTP parsing +
 the event loop, the ceiling any endpoint served this way can reach.
+
+With ``BENCH_HOLD=1`` a request whose path ends in ``/events`` is not answered: it waits for the
+client to go away, like a held long poll with nothing to say. bench/events.py uses that as the
+memory baseline of a held P-GET (what uvicorn, httptools and uvloop cost per held request).
 """
 
 from __future__ import annotations
@@ -44,10 +48,15 @@ START: Message = {
     ],
 }
 RESPONSE: Message = {"type": "http.response.body", "body": BODY}
+HOLD = os.environ.get("BENCH_HOLD", "") == "1"
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
+        if HOLD and scope["path"].endswith("/events"):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
         await send(START)
         await send(RESPONSE)
     elif scope["type"] == "lifespan":

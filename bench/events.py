@@ -57,23 +57,28 @@ import httpx
 import rawhttp
 from common import (
     DOMAIN,
+    HERE,
     HOST,
     BenchError,
     Service,
     application_request,
     cpu_seconds,
     create_application_async,
+    free_port,
     get_token_async,
     log,
     open_fds,
     openucwa_command,
     pin_cpus,
+    pinned,
     prepare_database,
     rss_kb,
     server_env,
     start_server,
+    start_service,
     stop_service,
     token_request,
+    wait_ready,
 )
 from rawhttp import RawConnection, RawResponse, build_request, form_request, json_request
 
@@ -678,6 +683,62 @@ async def _burst(
     }
 
 
+async def hold_baseline(bare: Service, polls: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The same ``polls`` held requests against bench/bare_app.py with BENCH_HOLD=1 (uvicorn,
+    httptools, uvloop and nothing else): RSS per held request of the stack under openucwa."""
+    pid = bare.proc.pid
+    warm = [build_request("GET", "/", bare.base_url)] * 200
+    await rawhttp.fetch_all(HOST, bare.port, warm, concurrency=32)
+    await asyncio.sleep(args.settle)
+    rss_before, fds_before = rss_kb(pid) or 0, open_fds(pid) or 0
+    conns = await rawhttp.connect_many(HOST, bare.port, polls, parallel=args.connect_parallel)
+    try:
+        target = f"/ucwa/oauth/v1/applications/123456789012/events?ack=2&timeout={args.hold:g}"
+        request = build_request("GET", target, f"{HOST}:{bare.port}", "x" * 40)
+        for conn in conns:
+            conn.send(request)
+        settled = await wait_quiet(pid, fds_before + polls, timeout=args.hold / 2)
+        rss_after = rss_kb(pid) or 0
+    finally:
+        for conn in conns:
+            conn.close()
+    per_poll = (rss_after - rss_before) / polls
+    log(f"idle: bare uvicorn holds {polls}: +{rss_after - rss_before} KB, {per_poll:.1f} KB each")
+    return {
+        "baseline_settled": settled,
+        "baseline_rss_before_kb": rss_before,
+        "baseline_rss_after_kb": rss_after,
+        "baseline_kb_per_held_request": per_poll,
+    }
+
+
+def run_baseline(
+    report: CaseReport,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
+    cpu: int | None,
+) -> None:
+    port = free_port()
+    argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)]
+    bare = start_service("bare-hold", pinned(argv, cpu), {**env, "BENCH_HOLD": "1"}, port, workdir)
+    try:
+        wait_ready(bare)
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            data = runner.run(hold_baseline(bare, args.polls, args))
+    except (BenchError, rawhttp.HttpError, TimeoutError) as exc:
+        log(f"idle baseline failed: {exc}")
+        return
+    finally:
+        stop_service(bare)
+    report.data.update(data)
+    kb = data["baseline_kb_per_held_request"]
+    report.rows.insert(
+        2,
+        Row("idle held polls", f"baseline: {kb:.1f} KB per held request, bare uvicorn app"),
+    )
+
+
 # -- case 3: IM throughput -------------------------------------------------------------------
 
 
@@ -870,6 +931,9 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 args.profiler.end()
                 stop_service(server)
+        idle = next((r for r in reports if r.name == "idle" and r.valid), None)
+        if idle is not None and args.baseline:
+            run_baseline(idle, args, env, workdir, server_cpu)
 
     print()
     print(
@@ -982,6 +1046,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     group.add_argument("--connect-parallel", type=int, default=256, help="handshakes at a time")
     group.add_argument("--burst-connections", type=int, default=8, help="for the invitations")
     group.add_argument("--burst-timeout", type=float, default=60.0, help="bound on the burst, s")
+    group.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip holding as many requests in bench/bare_app.py (the uvicorn-only baseline)",
+    )
     group = parser.add_argument_group("throughput")
     group.add_argument("--pairs", type=int, default=20, help="sender/receiver pairs (20)")
     group.add_argument("--duration", type=float, default=10.0, help="seconds of sending (10)")

@@ -102,6 +102,9 @@ class RawConnection(asyncio.Protocol):
         return await asyncio.wait_for(self.send(request), timeout)
 
     def close(self) -> None:
+        """Close the socket; a request still waiting is cancelled (not failed)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
         if self.transport is not None and not self.closed:
             self.transport.close()
         self.closed = True

@@ -40,6 +40,6 @@ async def read_input(request: Request, with_query: bool = True) -> InputDoc:
                 "UnsupportedMediaType", "Send application/json or application/xml."
             )
         doc = from_json(body) if fmt == "json" else from_xml(body)
-    if with_query and request.query_params:
+    if with_query and request.scope.get("query_string") and request.query_params:
         doc.merge_query(dict(request.query_params))
     return doc

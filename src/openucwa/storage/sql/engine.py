@@ -78,6 +78,7 @@ class SqliteDatabase:
         self._reader: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.commits = 0
+        self.failed_commits = 0  # writer-thread state derived from the data resets on change
 
     async def start(self) -> None:
         pending = pending_migrations(f"sqlite:///{self.path}")
@@ -116,10 +117,13 @@ class SqliteDatabase:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], isolated: bool = True) -> T:
+        """Run ``fn`` on the writer thread; return once the transaction holding it committed.
+        ``isolated=False`` skips the job's SAVEPOINT: only for jobs that change nothing when
+        they raise (a single INSERT, or checks before it)."""
         assert self._loop is not None, "database not started"
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((fn, future))
+        self._queue.put((fn, future, isolated))
         return await future
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
@@ -144,12 +148,18 @@ class SqliteDatabase:
             conn.close()
 
     def _commit(
-        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[Any], Any], Any]]
+        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[Any], Any], Any, bool]]
     ) -> list[tuple[Any, Any, BaseException | None]]:
         outcomes: list[tuple[Any, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, future in batch:
+            for fn, future, isolated in batch:
+                if not isolated:
+                    try:
+                        outcomes.append((future, fn(conn), None))
+                    except Exception as exc:  # changed nothing: fails alone
+                        outcomes.append((future, None, exc))
+                    continue
                 conn.execute("SAVEPOINT job")
                 try:
                     result = fn(conn)
@@ -165,7 +175,8 @@ class SqliteDatabase:
         except Exception as exc:  # the commit itself failed: nothing of the batch is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            return [(future, None, exc) for _, future in batch]
+            self.failed_commits += 1
+            return [(future, None, exc) for _, future, _ in batch]
         return outcomes
 
     def _deliver(self, outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:

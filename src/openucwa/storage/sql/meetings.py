@@ -64,6 +64,23 @@ def _insert(conn: sqlite3.Connection, m: OnlineMeeting) -> None:
 class SqlMeetingRepository:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        # Scheduled meetings per organizer, for the per-user cap. Touched only by write jobs
+        # (the writer thread, one at a time); forgotten whenever a commit failed.
+        self._counts: dict[str, int] = {}
+        self._counts_epoch = 0
+
+    def _scheduled_count(self, conn: sqlite3.Connection, organizer_uri: str) -> int:
+        if self._counts_epoch != self._db.failed_commits:
+            self._counts.clear()
+            self._counts_epoch = self._db.failed_commits
+        count = self._counts.get(organizer_uri)
+        if count is None:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM meetings WHERE organizer_uri = ? AND online_meeting_rel = ?",
+                (organizer_uri, SCHEDULED),
+            ).fetchone()
+            self._counts[organizer_uri] = count
+        return count
 
     def _meeting(self, row: tuple[object, ...]) -> OnlineMeeting:
         (organizer, meeting_id, rel, conference_id, conv_guid, put_guid, etag, subject,
@@ -125,15 +142,13 @@ class SqlMeetingRepository:
 
     async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            (count,) = conn.execute(
-                "SELECT count(*) FROM meetings WHERE organizer_uri = ? AND online_meeting_rel = ?",
-                (meeting.organizer_uri, SCHEDULED),
-            ).fetchone()
+            count = self._scheduled_count(conn, meeting.organizer_uri)
             if count >= max_per_user:
                 raise Conflict("TooManyOnlineMeetings", "This user has too many online meetings.")
             _insert(conn, meeting)
+            self._counts[meeting.organizer_uri] = count + 1
 
-        await self._db.write(run)
+        await self._db.write(run, isolated=False)
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         def run(conn: sqlite3.Connection) -> bool:
@@ -178,6 +193,7 @@ class SqlMeetingRepository:
                 "DELETE FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
                 (organizer_uri, meeting_id),
             )
+            self._counts.pop(organizer_uri, None)  # recounted on the next create
             return cur.rowcount > 0
 
         return await self._db.write(run)
