@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DB     ?= sqlite:///var/openucwa.db
 
-.PHONY: install serve test check bench clean
+.PHONY: install serve test check bench bench-events clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	scripts/bench
+
+bench-events: $(STAMP)
+	scripts/bench --events
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

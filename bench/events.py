@@ -369,13 +369,84 @@ def async_client(base_url: str, connections: int = 10) -> httpx.AsyncClient:
 # -- case 1: delivery latency ----------------------------------------------------------------
 
 
-async def latency_case(server: Service, args: argparse.Namespace, users: list[str]) -> CaseReport:
-    report = CaseReport("latency")
+@dataclass
+class LatencyRun:
+    """One measured loop: per message, POST-to-delivery and POST-to-201 in ms."""
+
+    client: str
+    latencies: list[float] = field(default_factory=list)
+    post_times: list[float] = field(default_factory=list)
+    extra_polls: int = 0  # batches that came back without the message (none expected)
+    server_cpu_ms: float | None = None  # server CPU per message (all threads)
+    client_cpu_ms: float | None = None  # this process's CPU per message
+
+    def summary(self) -> dict[str, Any]:
+        xs = self.latencies
+        return {
+            "client": self.client,
+            "messages": len(xs),
+            "p50_ms": percentile(xs, 50),
+            "p90_ms": percentile(xs, 90),
+            "p99_ms": percentile(xs, 99),
+            "max_ms": max(xs),
+            "mean_ms": statistics.fmean(xs),
+            "sendmessage_201_p50_ms": percentile(self.post_times, 50),
+            "sendmessage_201_p99_ms": percentile(self.post_times, 99),
+            "batches_without_the_message": self.extra_polls,
+            "server_cpu_ms_per_message": self.server_cpu_ms,
+            "client_cpu_ms_per_message": self.client_cpu_ms,
+        }
+
+
+Send = Callable[[bytes], Any]  # async: the message text -> HTTP status
+Poll = Callable[[], Any]  # async: one P-GET -> (batch, perf_counter at its last byte)
+
+
+async def latency_loop(
+    run: LatencyRun, send: Send, poll_once: Poll, args: argparse.Namespace, pid: int
+) -> None:
+    """``--warmup-messages`` + ``--messages`` times: a P-GET is issued (right after the previous
+    one returned), ``--gap-ms`` later the message is POSTed; the clock runs from just before the
+    POST until the P-GET returns the batch holding that message."""
     total = args.warmup_messages + args.messages
     gap = args.gap_ms / 1000
-    latencies: list[float] = []
-    post_times: list[float] = []
-    extra_polls = 0
+    deadline = time.monotonic() + args.messages_timeout
+    cpu_before, client_before = None, 0.0
+    for i in range(total):
+        if time.monotonic() > deadline:
+            raise BenchError(f"only {i} of {total} messages within {args.messages_timeout}s")
+        if i == args.warmup_messages:
+            cpu_before, client_before = cpu_seconds(pid), time.process_time()
+        pending = asyncio.ensure_future(poll_once())
+        await asyncio.sleep(gap)  # ... so that it is parked when the message is sent
+        text = f"bench-{i:06d}"
+        t0 = time.perf_counter()
+        status = await send(text.encode())
+        t_post = time.perf_counter()
+        if status != 201:
+            pending.cancel()
+            raise BenchError(f"sendMessage answered {status}")
+        for _ in range(10):
+            batch, t1 = await asyncio.wait_for(pending, HTTP_TIMEOUT)
+            if any(href.endswith(text) for href in incoming_messages(batch)):
+                break
+            run.extra_polls += 1
+            pending = asyncio.ensure_future(poll_once())
+        else:
+            raise BenchError(f"message {text} not delivered in 10 batches")
+        if i >= args.warmup_messages:
+            run.latencies.append((t1 - t0) * 1000)
+            run.post_times.append((t_post - t0) * 1000)
+    cpu_after = cpu_seconds(pid)
+    if cpu_before is not None and cpu_after is not None:
+        run.server_cpu_ms = (cpu_after - cpu_before) * 1000 / args.messages
+    run.client_cpu_ms = (time.process_time() - client_before) * 1000 / args.messages
+
+
+async def latency_case(server: Service, args: argparse.Namespace, users: list[str]) -> CaseReport:
+    report = CaseReport("latency")
+    pid = server.proc.pid
+    runs: list[LatencyRun] = []
     async with (
         async_client(server.base_url, 2) as senders,
         async_client(server.base_url, 2) as receivers,
@@ -384,47 +455,55 @@ async def latency_case(server: Service, args: argparse.Namespace, users: list[st
         receiver = await sign_in_app(receivers, users[1])
         pair = await connect_pair(senders, sender, receivers, receiver)
 
-        async def timed_poll() -> tuple[Any, float]:
+        # The measurement of the issue: httpx.AsyncClient, keep-alive, one per side.
+        headers = {**sender.auth, "Content-Type": "text/plain"}
+
+        async def httpx_send(text: bytes) -> int:
+            response = await senders.post(pair.send_href, content=text, headers=headers)
+            return response.status_code
+
+        async def httpx_poll() -> tuple[Any, float]:
             batch = await poll(receivers, receiver)
             return batch, time.perf_counter()
 
-        headers = {**sender.auth, "Content-Type": "text/plain"}
-        cpu_before = cpu_seconds(server.proc.pid)
-        args.profiler.begin("latency", server.proc.pid)
-        deadline = time.monotonic() + args.messages_timeout
-        for i in range(total):
-            if time.monotonic() > deadline:
-                report.invalid(f"only {i} of {total} messages within {args.messages_timeout}s")
-                break
-            pending = asyncio.ensure_future(timed_poll())  # right after the previous returned
-            await asyncio.sleep(gap)  # ... and parked by the time the message is sent
-            text = f"bench-{i:06d}"
-            t0 = time.perf_counter()
-            response = await senders.post(pair.send_href, content=text.encode(), headers=headers)
-            t_post = time.perf_counter()
-            if response.status_code != 201:
-                pending.cancel()
-                raise BenchError(f"sendMessage: {response.status_code} {response.text}")
-            for _ in range(10):  # batches without the message (none expected) are skipped
-                batch, t1 = await asyncio.wait_for(pending, HTTP_TIMEOUT)
-                if any(href.endswith(text) for href in incoming_messages(batch)):
-                    break
-                extra_polls += 1
-                pending = asyncio.ensure_future(timed_poll())
-            else:
-                raise BenchError(f"message {text} not delivered in 10 batches")
-            if i >= args.warmup_messages:
-                latencies.append((t1 - t0) * 1000)
-                post_times.append((t_post - t0) * 1000)
-        args.profiler.end()
-        cpu_after = cpu_seconds(server.proc.pid)
-    if not latencies:
-        report.invalid("no message measured")
-        return report
-    p50, p99, worst = (percentile(latencies, q) for q in (50, 99, 100))
-    n = len(latencies)
+        args.profiler.begin("latency", pid)
+        try:
+            runs.append(LatencyRun("httpx"))
+            await latency_loop(runs[-1], httpx_send, httpx_poll, args, pid)
+        finally:
+            args.profiler.end()
+
+    if args.raw_latency:
+        # The same loop on raw sockets: how much of the figure is the Python HTTP client.
+        host = f"{HOST}:{server.port}"
+        sconn, rconn = await rawhttp.connect_many(HOST, server.port, 2)
+        try:
+
+            async def raw_send(text: bytes) -> int:
+                request = build_request(
+                    "POST", pair.send_href, host, sender.token, text, "text/plain"
+                )
+                return (await sconn.request(request, HTTP_TIMEOUT)).status
+
+            async def raw_poll() -> tuple[Any, float]:
+                request = build_request("GET", receiver.events, host, receiver.token)
+                answer = await rconn.request(request, HTTP_TIMEOUT)
+                if answer.status != 200:
+                    raise BenchError(f"P-GET {receiver.events}: {answer.status}")
+                batch = answer.json()
+                receiver.events = str(batch["_links"]["next"]["href"])
+                return batch, answer.at
+
+            runs.append(LatencyRun("raw sockets"))
+            await latency_loop(runs[-1], raw_send, raw_poll, args, pid)
+        finally:
+            sconn.close()
+            rconn.close()
+
+    main = runs[0].summary()
+    p50, p99, worst, n = main["p50_ms"], main["p99_ms"], main["max_ms"], main["messages"]
     report.rows = [
-        Row("event latency", f"p50 {p50:.2f} ms (n={n})"),
+        Row("event latency", f"p50 {p50:.2f} ms (n={n}, httpx)"),
         Row(
             "event latency",
             f"p99 {p99:.2f} ms",
@@ -433,23 +512,19 @@ async def latency_case(server: Service, args: argparse.Namespace, users: list[st
         ),
         Row("event latency", f"max {worst:.2f} ms"),
     ]
+    for run in runs[1:]:
+        r = run.summary()
+        report.rows.append(
+            Row(
+                f"event latency ({run.client})",
+                f"p50 {r['p50_ms']:.2f} / p99 {r['p99_ms']:.2f} / max {r['max_ms']:.2f} ms",
+            )
+        )
     report.data = {
-        "messages": n,
         "warmup_messages": args.warmup_messages,
         "gap_ms": args.gap_ms,
-        "p50_ms": p50,
-        "p90_ms": percentile(latencies, 90),
-        "p99_ms": p99,
-        "max_ms": worst,
-        "mean_ms": statistics.fmean(latencies),
-        "sendmessage_201_p50_ms": percentile(post_times, 50),
-        "sendmessage_201_p99_ms": percentile(post_times, 99),
-        "batches_without_the_message": extra_polls,
-        "server_cpu_ms_per_message": (
-            (cpu_after - cpu_before) * 1000 / total
-            if cpu_before is not None and cpu_after is not None
-            else None
-        ),
+        **main,
+        "runs": [run.summary() for run in runs],
     }
     return report
 
@@ -1034,7 +1109,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--gap-ms", type=float, default=2.0, help="pause between P-GET and message (2)"
     )
     group.add_argument(
-        "--messages-timeout", type=float, default=300.0, help="bound on the loop, s (300)"
+        "--messages-timeout", type=float, default=300.0, help="bound on each loop, s (300)"
+    )
+    group.add_argument(
+        "--no-raw-latency",
+        dest="raw_latency",
+        action="store_false",
+        help="skip repeating the loop with the raw-socket client (bench/rawhttp.py)",
     )
     group = parser.add_argument_group("idle")
     group.add_argument("--polls", type=int, default=10_000, help="held P-GETs (10000)")

@@ -114,20 +114,13 @@ def make_available(
         canonical_enum(data.audio_preference, AUDIO_PREFERENCES) is None
     ):
         problems["audioPreference"] = f"Must be one of: {', '.join(AUDIO_PREFERENCES)}."
-    modalities: list[str] = []
-    for value in data.supported_modalities or ("Messaging",):
-        canonical = canonical_enum(value, MODALITY_TYPES)
-        if canonical is None:
-            problems["supportedModalities"] = f"Must be among: {', '.join(MODALITY_TYPES)}."
-        elif canonical not in modalities:
-            modalities.append(canonical)
-    formats: list[str] = []
-    for value in data.supported_message_formats or ("Plain",):
-        canonical = canonical_enum(value, MESSAGE_FORMATS)
-        if canonical is None:
-            problems["supportedMessageFormats"] = "Must be among: Html, Plain."
-        elif canonical not in formats:
-            formats.append(canonical)
+    modalities = _enum_list(
+        "supportedModalities", data.supported_modalities or ("Messaging",), MODALITY_TYPES, problems
+    )
+    formats = _enum_list(
+        "supportedMessageFormats", data.supported_message_formats or ("Plain",), MESSAGE_FORMATS,
+        problems,
+    )  # fmt: skip
     if problems:
         raise validation_failure(problems)
     if any(m not in ("Messaging", "PhoneAudio") for m in modalities):
@@ -168,20 +161,12 @@ def update_communication(
 ) -> Application:
     """PUT communication: the supported modalities and message formats (spec §2.7.1)."""
     problems: dict[str, str] = {}
-    chosen_modalities: list[str] = []
-    for value in modalities or ():
-        canonical = canonical_enum(value, MODALITY_TYPES)
-        if canonical is None:
-            problems["supportedModalities"] = f"Must be among: {', '.join(MODALITY_TYPES)}."
-        elif canonical not in chosen_modalities:
-            chosen_modalities.append(canonical)
-    chosen_formats: list[str] = []
-    for value in formats or ("Plain",):
-        canonical = canonical_enum(value, MESSAGE_FORMATS)
-        if canonical is None:
-            problems["supportedMessageFormats"] = "Must be among: Html, Plain."
-        elif canonical not in chosen_formats:
-            chosen_formats.append(canonical)
+    chosen_modalities = _enum_list(
+        "supportedModalities", modalities or (), MODALITY_TYPES, problems
+    )
+    chosen_formats = _enum_list(
+        "supportedMessageFormats", formats or ("Plain",), MESSAGE_FORMATS, problems
+    )
     if problems:
         raise validation_failure(problems)
     etag = ids.etag()
@@ -193,3 +178,18 @@ def update_communication(
         supported_message_formats=tuple(chosen_formats),
         communication_etag=etag,
     )
+
+
+def _enum_list(
+    name: str, values: tuple[str, ...], allowed: tuple[str, ...], problems: dict[str, str]
+) -> list[str]:
+    """Canonical spellings of ``values`` without repeats; a problem for ``name`` if any
+    value is not one of ``allowed``."""
+    chosen: list[str] = []
+    for value in values:
+        canonical = canonical_enum(value, allowed)
+        if canonical is None:
+            problems[name] = f"Must be among: {', '.join(allowed)}."
+        elif canonical not in chosen:
+            chosen.append(canonical)
+    return chosen
