@@ -87,6 +87,7 @@ def main() -> None:
         log_level=args.log_level,
         access_log=False,
         lifespan="on",
+        proxy_headers=False,
     )
 
 

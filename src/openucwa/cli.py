@@ -151,6 +151,7 @@ def serve(
         log_level=settings.log_level,
         access_log=access_log,
         lifespan="on",
+        proxy_headers=False,  # X-Forwarded-* are read where hrefs are made (web/links.py)
     )
 
 

@@ -43,6 +43,7 @@ MEETING = MEETINGS + "/myOnlineMeetings/{meeting_id:str}"
 
 ROUTES = [
     # Hot routes first: Starlette's router tries them in order.
+    Route(MEETING, mine.get_meeting, methods=["GET"], name="my_online_meeting"),
     # scheduling
     Route(MEETINGS, om.get_dashboard, methods=["GET"], name="online_meetings"),
     Route(
@@ -79,7 +80,6 @@ ROUTES = [
         methods=["POST"],
         name="my_online_meetings_post",
     ),
-    Route(MEETING, mine.get_meeting, methods=["GET"], name="my_online_meeting"),
     Route(MEETING, mine.put_meeting, methods=["PUT"], name="my_online_meeting_put"),
     Route(MEETING, mine.delete_meeting, methods=["DELETE"], name="my_online_meeting_delete"),
     Route(MEETING + "/extensions", ext.list_extensions, methods=["GET"], name="extensions"),
