@@ -12,7 +12,8 @@ latency     Two users, each with an application; the receiver makes itself avail
             sender POSTs text/plain to sendMessage, and the time from just before the POST to
             the receiver's P-GET returning the batch with that message's ``message completed``
             (Incoming) is recorded. httpx.AsyncClient, keep-alive, the next P-GET issued as soon
-            as the previous one returned. Target: p99 <= 10 ms.
+            as the previous one returned. Target: p99 <= 10 ms. The loop is then repeated on
+            raw sockets (bench/rawhttp.py) to separate the client's share.
 idle        ``--polls`` applications (``--apps-per-user`` per user, distinct EndpointIds), each
             made available and its first batch fetched; then one P-GET held open on each (raw
             sockets, bench/rawhttp.py; the server holds them up to ``--hold`` seconds). Server
@@ -22,7 +23,7 @@ idle        ``--polls`` applications (``--apps-per-user`` per user, distinct End
             invitation -- exactly one answer per held P-GET, a batch of the four High events of
             an incoming invitation (messagingInvitation started, conversation added,
             localParticipant and participant added) -- and the time until all have answered is
-            reported.
+            reported. Baseline: as many requests held by bench/bare_app.py (BENCH_HOLD=1).
 throughput  ``--pairs`` connected sender/receiver pairs; every sender POSTs sendMessage back to
             back on its own keep-alive connection for ``--duration`` seconds while every receiver
             keeps a P-GET going (raw sockets). Messages accepted (201) and delivered (counted on
@@ -198,7 +199,10 @@ def summarize_profile(path: Path, top: int = 15) -> str:
                 incl_count[frame] += n
     if not total:
         return f"{path.name}: no samples"
-    share = lambda n: f"{100 * n / total:5.1f}%"  # noqa: E731
+
+    def share(n: int) -> str:
+        return f"{100 * n / total:5.1f}%"
+
     lines = [f"{path.name}: {total} busy samples (% of them)"]
     lines += [f"  thread {t}: {share(n)}" for t, n in threads.most_common()]
     lines.append("  self time:")

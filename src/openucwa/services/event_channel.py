@@ -38,7 +38,7 @@ class _Parked:
     replaced: bool = False
     gone: bool = False
     releasing: bool = False  # decided to answer; its batch is being recorded
-    recorded: asyncio.Event = field(default_factory=asyncio.Event)
+    recorded: asyncio.Event | None = None  # made only when a retransmission has to wait
 
 
 class EventChannel:
@@ -117,6 +117,8 @@ class EventChannel:
         if current is not None and current.releasing:
             # The P-GET for this ack is answering right now: once its batch is recorded this
             # request is a retransmission of it.
+            if current.recorded is None:
+                current.recorded = asyncio.Event()
             await current.recorded.wait()
             return await self.poll(app_id, ack, low, medium, timeout, priority)
         settings = poll_settings(
@@ -132,7 +134,8 @@ class EventChannel:
             batch = Batch(ack, after, upto)
             await self._log.add_batch(app_id, batch)
         finally:
-            parked.recorded.set()
+            if parked.recorded is not None:
+                parked.recorded.set()
             if self._parked.get(app_id) is parked:
                 del self._parked[app_id]
         return PollResult(ack, tuple(events))
@@ -201,7 +204,8 @@ class EventChannel:
                     self._notifier.subscribe(streams, parked.wake)
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(parked.wake.wait(), timeout=remaining)
+                    async with asyncio.timeout(remaining):  # lighter than wait_for per held poll
+                        await parked.wake.wait()
         finally:
             self._notifier.unsubscribe(streams, parked.wake)
 
