@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,3 +283,22 @@ async def create_application_async(
     if response.status_code not in (200, 201):
         raise BenchError(f"application: {response.status_code} {response.text}")
     return response.json()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def guarded_main(run: Callable[[], int]) -> int:
+    """Run a benchmark: SIGTERM (timeout, CI cancel) and SIGINT unwind through the finally
+    blocks that stop the servers and the load generators; exit 2 on an invalid run."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        return run()
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench interrupted", file=sys.stderr)
+        return 130

@@ -67,6 +67,7 @@ from common import (
     create_application_async,
     free_port,
     get_token_async,
+    guarded_main,
     log,
     open_fds,
     openucwa_command,
@@ -1155,14 +1156,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench interrupted", file=sys.stderr)
-        return 130
+    return guarded_main(lambda: run(args))
 
 
 if __name__ == "__main__":

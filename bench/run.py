@@ -43,6 +43,7 @@ from common import (
     create_application,
     free_port,
     get_token,
+    guarded_main,
     log,
     openucwa_command,
     pin_cpus,
@@ -556,24 +557,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM (timeout, CI cancel) and SIGINT (even where a background shell ignored it) unwind
-    # through the finally blocks that stop the servers and wrk.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    try:
-        return run(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench interrupted", file=sys.stderr)
-        return 130
+    return guarded_main(lambda: run(args))
 
 
 if __name__ == "__main__":
