@@ -74,3 +74,32 @@ async def test_two_users_exchange_messages(helpers: Helpers) -> None:
             break
     assert texts == ["data:text/plain;charset=utf-8,Hello+Bill"]
     await asyncio.sleep(0)
+
+
+async def test_accept_batch_starts_with_the_communication_sender(helpers: Helpers) -> None:
+    """CLIENT-COMPAT: some clients look at sender[0] only."""
+    bill = await helpers.session("bill")
+    alice = await helpers.session("alice")
+    await helpers.client.post(
+        alice.link("me", "makeMeAvailable"), json={"signInAs": "Online"}, headers=alice.headers
+    )
+    _, a_next = await poll(helpers, alice, alice.link("events"))
+    _, b_next = await poll(helpers, bill, bill.link("events"))
+    await helpers.client.post(
+        bill.link("communication", "startMessaging"),
+        json={"to": "sip:alice@contoso.com"},
+        headers=bill.headers,
+    )
+    batch, a_next = await poll(helpers, alice, a_next)
+    invitation = batch["sender"][0]["events"][0]["_embedded"]["messagingInvitation"]
+    _, b_next = await poll(helpers, bill, b_next)  # bill's invitation started
+    accept = invitation["_links"]["accept"]["href"]
+    assert (await helpers.client.post(accept, headers=alice.headers)).status_code == 204
+    for who, href in ((alice, a_next), (bill, b_next)):
+        batch, _ = await poll(helpers, who, href)
+        first = batch["sender"][0]
+        assert first["rel"] == "communication", batch
+        assert [e["link"]["rel"] for e in first["events"]][:2] == [
+            "conversation",
+            "messagingInvitation",
+        ]

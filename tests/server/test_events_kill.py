@@ -131,9 +131,9 @@ def test_unacknowledged_events_survive_sigkill(servers: Servers) -> None:
     after = alice.poll()  # acknowledges batch 2
     assert after["_links"]["self"]["href"] == pending
     assert flat(after) == [
-        ("messaging", "updated"),
         ("conversation", "updated"),
         ("messagingInvitation", "completed"),
+        ("messaging", "updated"),
         ("participantMessaging", "added"),
         ("participantMessaging", "added"),
         ("message", "completed"),

@@ -312,9 +312,10 @@ class MessagingService:
                 changes.conversations.append(conv)
                 changes.invitations.append(done)
                 joined.append(conv)
-                ev.messaging(conv)
+                # The communication sender first: some clients read only sender[0].
                 ev.conversation(conv, connected, "updated", 2)
                 ev.invitation(done, "completed", status="Success")
+                ev.messaging(conv)
             elif other.state == INV_CONNECTING:  # the invitee's other endpoints
                 gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
                 lost = replace(other, state=INV_CANCELLED)
