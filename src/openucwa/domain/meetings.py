@@ -313,7 +313,7 @@ def new_meeting(
     online_meeting_rel: str = SCHEDULED,
 ) -> OnlineMeeting:
     checked = check_input(data, rules, now, organizer_uri, online_meeting_rel)
-    blank = OnlineMeeting(
+    return OnlineMeeting(
         meeting_id=ids.meeting_id(),
         organizer_uri=organizer_uri,
         online_meeting_rel=online_meeting_rel,
@@ -321,18 +321,17 @@ def new_meeting(
         conversation_guid=ids.guid(),
         put_guid=ids.guid(),
         etag=ids.etag(),
-        subject="",
-        description="",
-        access_level="",
-        attendees=(),
-        leaders=(),
-        automatic_leader_assignment="",
-        entry_exit_announcement="",
-        lobby_bypass_for_phone_users="",
-        phone_user_admission="",
+        subject=checked.subject,
+        description=checked.description,
+        access_level=checked.access_level,
+        attendees=checked.attendees,
+        leaders=checked.leaders,
+        automatic_leader_assignment=checked.automatic_leader_assignment,
+        entry_exit_announcement=checked.entry_exit_announcement,
+        lobby_bypass_for_phone_users=checked.lobby_bypass_for_phone_users,
+        phone_user_admission=checked.phone_user_admission,
         expiration_time=checked.expiration_time,
     )
-    return _with_fields(blank, checked)
 
 
 def updated_meeting(

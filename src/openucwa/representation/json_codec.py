@@ -36,7 +36,9 @@ def _link(link: Link) -> dict[str, str]:
 def to_tree(resource: Resource) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in resource.properties.items():
-        if value is not None:
+        if type(value) is str:  # the common case, kept cheap
+            out[name] = value
+        elif value is not None:
             out[name] = _value(value)
     links: dict[str, Any] = {}
     if resource.href is not None:

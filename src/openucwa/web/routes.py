@@ -44,6 +44,12 @@ MEETING = MEETINGS + "/myOnlineMeetings/{meeting_id:str}"
 ROUTES = [
     # Hot routes first: Starlette's router tries them in order.
     Route(MEETING, mine.get_meeting, methods=["GET"], name="my_online_meeting"),
+    Route(
+        MEETINGS + "/myOnlineMeetings",
+        mine.create_meeting,
+        methods=["POST"],
+        name="my_online_meetings_post",
+    ),
     # scheduling
     Route(MEETINGS, om.get_dashboard, methods=["GET"], name="online_meetings"),
     Route(
@@ -73,12 +79,6 @@ ROUTES = [
         mine.list_meetings,
         methods=["GET"],
         name="my_online_meetings",
-    ),
-    Route(
-        MEETINGS + "/myOnlineMeetings",
-        mine.create_meeting,
-        methods=["POST"],
-        name="my_online_meetings_post",
     ),
     Route(MEETING, mine.put_meeting, methods=["PUT"], name="my_online_meeting_put"),
     Route(MEETING, mine.delete_meeting, methods=["DELETE"], name="my_online_meeting_delete"),
