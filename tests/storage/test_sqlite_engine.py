@@ -1,15 +1,14 @@
 """The SQLite engine (storage/sql/engine.py): group commit, per-write failure isolation inside a
 batch, durability across close/reopen, and refusing an unmigrated database.
 
-To make batching deterministic, a "gate" write holds the writer thread until every other write
-of the test is queued; the rest then go out together as one batch.
+Writes run on the event loop and are committed together: every write issued in one turn of the
+loop joins the same transaction, so writes started by one ``gather`` go out as one batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -40,19 +39,14 @@ def person(n: int) -> User:
 
 
 class Gate:
-    """A write that blocks the writer thread until ``open`` runs on the event loop."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    """A first write of the batch (a marker), and a step that runs after every write of the
+    same gather() was issued."""
 
     def hold(self, conn: sqlite3.Connection) -> str:
-        assert self._event.wait(timeout=10), "the gate was never opened"
         return "gate"
 
     async def open(self) -> None:
-        # gather() starts its awaitables in order, so by the time this runs every write
-        # listed before it has been queued.
-        self._event.set()
+        await asyncio.sleep(0)
 
 
 async def test_concurrent_writes_are_committed_in_groups(storage: SqliteStorage) -> None:

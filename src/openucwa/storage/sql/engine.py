@@ -1,23 +1,24 @@
-"""SQLite engine: one writer thread that commits concurrent writes together, one reader.
+"""SQLite engine: writes are run on the event loop and committed together by a commit thread.
 
-Why a writer thread: sqlite3 calls block, and a durable commit (WAL, ``synchronous=FULL``) costs
-an fsync. Every write is a function run on the writer thread inside its own SAVEPOINT; all the
-writes that queued up while the previous commit was syncing are committed by one COMMIT (group
-commit). A caller's future resolves only after that COMMIT returned, so an acknowledged write is
-on disk. A failing write rolls back to its savepoint and fails alone.
+Why: a durable commit (WAL, ``synchronous=FULL``) costs an fsync, and sqlite3 calls block.
+Each write is a function run on the event-loop thread inside its own SAVEPOINT of the open
+transaction — the SQL of one write takes microseconds, less than a hop to another thread and
+back for every statement. Only ``COMMIT`` (the fsync) runs on the commit thread. While a commit
+is in flight, new writes wait; when it returns, everything that waited goes into the next
+transaction: concurrent writes share one fsync (group commit) without weakening durability. A
+caller's future resolves only after the COMMIT holding its write returned. A failing write rolls
+back to its savepoint and fails alone; a failing COMMIT fails its whole batch.
 
 Reads run on the event-loop thread on a separate connection: a primary-key lookup costs a few
-microseconds, far less than a hop to another thread. WAL lets them proceed while a commit is
-being written.
+microseconds, and WAL lets it proceed while a commit is being written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,8 +27,6 @@ from yoyo import get_backend, read_migrations
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
-_STOP = object()
-MAX_BATCH = 512
 
 
 def sqlite_path(url: str) -> str:
@@ -73,12 +72,17 @@ def _connect(path: str) -> sqlite3.Connection:
 class SqliteDatabase:
     def __init__(self, url: str) -> None:
         self.path = sqlite_path(url)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._committer: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]]
+        self._waiting = []
+        self._committing = False
+        self._scheduled = False
+        self._idle = asyncio.Event()
         self.commits = 0
-        self.failed_commits = 0  # writer-thread state derived from the data resets on change
+        self.failed_commits = 0  # state derived from the data (counts) resets when one fails
 
     async def start(self) -> None:
         pending = pending_migrations(f"sqlite:///{self.path}")
@@ -90,20 +94,25 @@ class SqliteDatabase:
         self._loop = asyncio.get_running_loop()
         self._reader = _connect(self.path)
         self._reader.execute("PRAGMA query_only=ON")
-        writer = _connect(self.path)
-        self._thread = threading.Thread(
-            target=self._run_writer, args=(writer,), name="sqlite-writer", daemon=True
-        )
-        self._thread.start()
+        self._writer = _connect(self.path)
+        # Never block the event loop on another process's write lock: BEGIN fails at once
+        # and the batch is retried shortly (see _run_batch).
+        self._writer.execute("PRAGMA busy_timeout=0")
+        self._committer = concurrent.futures.ThreadPoolExecutor(1, "sqlite-commit")
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        while self._waiting or self._committing or self._scheduled:
+            self._idle.clear()
+            await self._idle.wait()
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
+            self._committer = None
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                conn.close()
+        self._writer = self._reader = None
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -118,78 +127,87 @@ class SqliteDatabase:
     # -- writes --------------------------------------------------------------------------
 
     async def write(self, fn: Callable[[sqlite3.Connection], T], isolated: bool = True) -> T:
-        """Run ``fn`` on the writer thread; return once the transaction holding it committed.
+        """Run ``fn`` in the next transaction; return once that transaction committed.
         ``isolated=False`` skips the job's SAVEPOINT: only for jobs that change nothing when
-        they raise (a single INSERT, or checks before it)."""
-        assert self._loop is not None, "database not started"
+        they raise (a single INSERT, or checks before it). ``fn`` must not block."""
+        assert self._loop is not None and self._writer is not None, "database not started"
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((fn, future, isolated))
+        self._waiting.append((fn, future, isolated))
+        self._schedule()
         return await future
 
-    def _run_writer(self, conn: sqlite3.Connection) -> None:
-        stopping = False
-        try:
-            while not stopping:
-                first = self._queue.get()
-                if first is _STOP:
-                    break
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        job = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is _STOP:
-                        stopping = True
-                        break
-                    batch.append(job)
-                self._deliver(self._commit(conn, batch))
-        finally:
-            conn.close()
+    def _schedule(self, delay: float = 0.0) -> None:
+        if self._committing or self._scheduled or not self._waiting:
+            return
+        assert self._loop is not None
+        self._scheduled = True
+        # call_soon: every write issued in this turn of the loop joins the same transaction.
+        if delay:
+            self._loop.call_later(delay, self._run_batch)
+        else:
+            self._loop.call_soon(self._run_batch)
 
-    def _commit(
-        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[Any], Any], Any, bool]]
-    ) -> list[tuple[Any, Any, BaseException | None]]:
-        outcomes: list[tuple[Any, Any, BaseException | None]] = []
+    def _run_batch(self) -> None:
+        self._scheduled = False
+        if self._committing or not self._waiting:
+            self._wake_closers()
+            return
+        conn = self._writer
+        assert conn is not None and self._committer is not None and self._loop is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, future, isolated in batch:
-                if not isolated:
-                    try:
-                        outcomes.append((future, fn(conn), None))
-                    except Exception as exc:  # changed nothing: fails alone
-                        outcomes.append((future, None, exc))
-                    continue
-                conn.execute("SAVEPOINT job")
+        except sqlite3.OperationalError:  # another process holds the write lock: retry soon
+            self._schedule(delay=0.005)
+            return
+        batch, self._waiting = self._waiting, []
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        for fn, future, isolated in batch:
+            if not isolated:
                 try:
-                    result = fn(conn)
-                except Exception as exc:  # the job fails alone
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
+                    outcomes.append((future, fn(conn), None))
+                except Exception as exc:  # changed nothing: fails alone
                     outcomes.append((future, None, exc))
-                else:
-                    conn.execute("RELEASE job")
-                    outcomes.append((future, result, None))
-            conn.execute("COMMIT")
-            self.commits += 1
-        except Exception as exc:  # the commit itself failed: nothing of the batch is durable
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self.failed_commits += 1
-            return [(future, None, exc) for _, future, _ in batch]
-        return outcomes
+                continue
+            conn.execute("SAVEPOINT job")
+            try:
+                result = fn(conn)
+            except Exception as exc:  # the job fails alone
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((future, None, exc))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((future, result, None))
+        self._committing = True
+        done = self._loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+        done.add_done_callback(lambda f: self._committed(f, outcomes))
 
-    def _deliver(self, outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            self._loop.call_soon_threadsafe(_resolve, outcomes)
-
-
-def _resolve(outcomes: list[tuple[Any, Any, BaseException | None]]) -> None:
-    for future, result, error in outcomes:
-        if future.done():
-            continue
+    def _committed(
+        self,
+        done: asyncio.Future[Any],
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]],
+    ) -> None:
+        self._committing = False
+        error = done.exception()
         if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
+            self.commits += 1
+        else:  # nothing of the batch is durable
+            self.failed_commits += 1
+            assert self._writer is not None
+            if self._writer.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._writer.execute("ROLLBACK")
+            outcomes = [(future, None, error) for future, _, _ in outcomes]
+        for future, result, exc in outcomes:
+            if future.done():
+                continue
+            if exc is None:
+                future.set_result(result)
+            else:
+                future.set_exception(exc)
+        self._schedule()
+        self._wake_closers()
+
+    def _wake_closers(self) -> None:
+        if not (self._waiting or self._committing or self._scheduled):
+            self._idle.set()
