@@ -65,7 +65,7 @@ class SqlMeetingRepository:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
         # Scheduled meetings per organizer, for the per-user cap. Touched only by write jobs
-        # (the writer thread, one at a time); forgotten whenever a commit failed.
+        # (run one at a time, in order); forgotten whenever a commit failed.
         self._counts: dict[str, int] = {}
         self._counts_epoch = 0
 
