@@ -28,16 +28,33 @@ def _wants_gzip(request: Request) -> bool:
     return accept is not None and "gzip" in accept.lower()
 
 
+_COMMON_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in COMMON_HEADERS.items()]
+
+
+class EncodedResponse(Response):
+    """A response whose header list is built here, once, already encoded (every rendered
+    representation goes out this way; Starlette's ``init_headers`` re-encodes a dict)."""
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
 def _finish(
     request: Request, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
 ) -> Response:
-    all_headers = dict(COMMON_HEADERS)
-    all_headers.update(headers)
+    raw = [*_COMMON_RAW]
+    for name, value in headers.items():
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
         body = gzip.compress(body, compresslevel=5)
-        all_headers["Content-Encoding"] = "gzip"
-        all_headers["Vary"] = "Accept-Encoding"
-    return Response(body, status_code=status, headers=all_headers, media_type=content_type)
+        raw.append((b"content-encoding", b"gzip"))
+        raw.append((b"vary", b"Accept-Encoding"))
+    raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    raw.append((b"content-type", content_type.encode("latin-1")))
+    return EncodedResponse(body, status, raw)
 
 
 def render_bytes(
