@@ -28,7 +28,9 @@ def _wants_gzip(request: Request) -> bool:
     return accept is not None and "gzip" in accept.lower()
 
 
-_COMMON_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in COMMON_HEADERS.items()]
+_COMMON_RAW = [
+    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in COMMON_HEADERS.items()
+]
 
 
 class EncodedResponse(Response):
