@@ -1,15 +1,13 @@
 """Read-through, write-through caches in front of the SQL repositories.
 
 Valid because one server process owns a SQLite database: every change to applications and
-meetings goes through these objects, so they can keep their copies exact. Tokens are the
-exception: ``openucwa users passwd``/``remove`` revoke them from another process, so a cached
-token is re-read from the database after ``token_ttl`` seconds. Caches are bounded; the oldest
-entries go first.
+meetings goes through these objects, so they can keep their copies exact. (Tokens are revoked
+from another process too, by ``openucwa users passwd``/``remove``; ``auth/tokens.py`` re-reads a
+token after one second.) Caches are bounded; the oldest entries go first.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -17,8 +15,7 @@ from typing import Generic, TypeVar
 from openucwa.domain.applications import Application
 from openucwa.domain.events import NewEvent
 from openucwa.domain.meetings import Extension, OnlineMeeting
-from openucwa.domain.tokens import TokenRecord
-from openucwa.services.ports import ApplicationRepository, MeetingRepository, TokenStore
+from openucwa.services.ports import ApplicationRepository, MeetingRepository
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -40,39 +37,6 @@ class Bounded(Generic[K, V]):
 
     def drop(self, key: K) -> None:
         self._items.pop(key, None)
-
-
-class CachedTokens:
-    def __init__(self, inner: TokenStore, ttl: float = 1.0, limit: int = 100_000) -> None:
-        self._inner = inner
-        self._ttl = ttl
-        self._cache: Bounded[str, tuple[float, TokenRecord]] = Bounded(limit)
-
-    async def add(self, record: TokenRecord) -> None:
-        await self._inner.add(record)
-
-    async def get(self, token_hash: str) -> TokenRecord | None:
-        hit = self._cache.get(token_hash)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
-        record = await self._inner.get(token_hash)
-        if record is None:
-            self._cache.drop(token_hash)
-        else:
-            self._cache.put(token_hash, (now, record))
-        return record
-
-    async def revoke(self, token_hash: str) -> bool:
-        self._cache.drop(token_hash)
-        return await self._inner.revoke(token_hash)
-
-    async def revoke_for_subject(self, subject_uri: str) -> int:
-        self._cache = Bounded(self._cache._limit)  # rare: forget everything
-        return await self._inner.revoke_for_subject(subject_uri)
-
-    async def purge_expired(self, now: datetime) -> int:
-        return await self._inner.purge_expired(now)
 
 
 class CachedApplications:

@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +35,30 @@ from openucwa.web.errors import http_error, ucwa_error, unexpected_error
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.routes import ROUTES
 from openucwa.web.security import Unauthorized, challenge
+
+
+class IndexedHeaders(Headers):
+    """Request headers looked up through a dict made once (Starlette scans the list on every
+    lookup; a meeting GET looks up seven). The first value of a repeated name wins, as there."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._index: dict[bytes, bytes] = {}
+        for name, value in reversed(self._list):
+            self._index[name] = value
+
+    def __getitem__(self, key: str) -> str:
+        found = self._index.get(key.lower().encode("latin-1"))
+        if found is None:
+            raise KeyError(key)
+        return found.decode("latin-1")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self._index
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._index.get(key.lower().encode("latin-1"))
+        return default if found is None else found.decode("latin-1")
 
 
 class Lifecycle(Protocol):
@@ -83,6 +108,7 @@ class PathNormalizer:
         scope["app"] = self.app
         scope["path_params"] = params
         request = Request(scope, receive, send)
+        request._headers = IndexedHeaders(scope)  # Starlette's cache slot for .headers
         try:
             response = await endpoint(request)
         except UcwaError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openucwa.storage.cached import CachedApplications, CachedMeetings, CachedTokens
+from openucwa.storage.cached import CachedApplications, CachedMeetings
 from openucwa.storage.sql.applications import SqlApplicationRepository
 from openucwa.storage.sql.conversations import SqlConversationRepository
 from openucwa.storage.sql.engine import SqliteDatabase, migrate
@@ -21,10 +21,9 @@ class SqliteStorage:
         self.users = SqlUserRepository(self.db)
         self.events = SqlEventLog(self.db)
         self.conversations = SqlConversationRepository(self.db)
-        tokens = SqlTokenStore(self.db)
         applications = SqlApplicationRepository(self.db)
         meetings = SqlMeetingRepository(self.db)
-        self.tokens: SqlTokenStore | CachedTokens = CachedTokens(tokens) if cached else tokens
+        self.tokens = SqlTokenStore(self.db)
         self.applications: SqlApplicationRepository | CachedApplications = (
             CachedApplications(applications) if cached else applications
         )
