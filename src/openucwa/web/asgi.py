@@ -1,13 +1,14 @@
 """The Starlette application. The middleware order is written out once, here:
 
     PathNormalizer (leading "//" -> "/")
-      -> the two hottest GETs (the event channel, one meeting): their endpoint, called directly
+      -> the hottest routes (the event channel, GET of a meeting, POST myOnlineMeetings):
+         their endpoint, called directly
       -> Starlette(ServerErrorMiddleware -> ExceptionMiddleware(web/errors.py) -> Router)
 
 The P-GET skips Starlette's middleware and router frames because thousands of them are held
-open at once (measured: ~6 KB per held poll); GET of a meeting skips them for speed (measured:
-~15 us of ~75 us). Both go through the same endpoint functions and the same error handlers as
-every other request, and are also in the route table (for links and for HEAD).
+open at once (measured: ~6 KB per held poll); the meeting GET and POST skip them for speed
+(measured: ~15 us of ~75 us per GET). All go through the same endpoint functions and the same
+error handlers as every other request, and stay in the route table (for links and HEAD).
 
 Authentication is per endpoint (``web/guard.py``), not a middleware: discovery, the token
 endpoint and the join page are public, and the hot paths pay for nothing they do not use.
@@ -67,14 +68,18 @@ class Lifecycle(Protocol):
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-DIRECT: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
-    (re.compile(r"^/ucwa/oauth/v1/applications/(?P<app_id>[^/]+)/events$"), events.get_events),
+_APP = r"^/ucwa/oauth/v1/applications/(?P<app_id>[^/]+)"
+DIRECT: tuple[tuple[str, re.Pattern[str], Endpoint], ...] = (
+    ("GET", re.compile(_APP + r"/events$"), events.get_events),
     (
-        re.compile(
-            r"^/ucwa/oauth/v1/applications/(?P<app_id>[^/]+)"
-            r"/onlineMeetings/myOnlineMeetings/(?P<meeting_id>[^/]+)$"
-        ),
+        "GET",
+        re.compile(_APP + r"/onlineMeetings/myOnlineMeetings/(?P<meeting_id>[^/]+)$"),
         my_online_meetings.get_meeting,
+    ),
+    (
+        "POST",
+        re.compile(_APP + r"/onlineMeetings/myOnlineMeetings$"),
+        my_online_meetings.create_meeting,
     ),
 )
 
@@ -94,12 +99,11 @@ class PathNormalizer:
                 scope["path"] = "/" + path.lstrip("/")
                 scope["raw_path"] = scope["path"].encode()
                 path = scope["path"]
-            if scope["method"] == "GET":
-                for pattern, endpoint in DIRECT:
-                    match = pattern.match(path)
-                    if match is not None:
-                        await self._direct(scope, receive, send, endpoint, match.groupdict())
-                        return
+            method = scope["method"]
+            for wanted, pattern, endpoint in DIRECT:
+                if method == wanted and (match := pattern.match(path)) is not None:
+                    await self._direct(scope, receive, send, endpoint, match.groupdict())
+                    return
         await self.app(scope, receive, send)
 
     async def _direct(
