@@ -6,7 +6,6 @@ import base64
 import os
 import string
 import threading
-import uuid
 from typing import NewType, Protocol
 
 ApplicationId = NewType("ApplicationId", str)
@@ -76,7 +75,12 @@ class RandomIds:
         return str(10_000_000 + self._pool.below(90_000_000))
 
     def guid(self) -> str:
-        return str(uuid.UUID(bytes=self._pool.take(16), version=4))
+        """A random (version 4) UUID in its usual text form."""
+        raw = bytearray(self._pool.take(16))
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def etag(self) -> str:
         # Real servers use decimal numbers ("3253045138").
