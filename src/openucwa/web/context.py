@@ -38,5 +38,12 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    found: Services = request.app.state.services
+    scope = request.scope
+    found: Services | None = scope.get(SCOPE_KEY)
+    if found is None:
+        found = request.app.state.services
+        scope[SCOPE_KEY] = found  # looked up several times per request
     return found
+
+
+SCOPE_KEY = "openucwa.services"
