@@ -148,3 +148,39 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         SqliteStorage(url)
+
+
+async def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(
+    storage: SqliteStorage, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "engine.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as `openucwa users add` would, from another process
+    write = asyncio.create_task(storage.users.add(person(7)))
+    ticks = 0
+    for _ in range(5):  # the loop keeps running while the write waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 5 and not write.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(write, timeout=5)
+    assert [u.uri for u in await storage.users.list()] == ["sip:user7@contoso.com"]
+
+
+async def test_a_broken_transaction_fails_its_writes_instead_of_hanging(
+    storage: SqliteStorage,
+) -> None:
+    def breaks_the_transaction(conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")  # ends the batch's transaction: RELEASE then fails
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            storage.db.write(breaks_the_transaction),
+            storage.users.add(person(8)),
+            return_exceptions=True,
+        ),
+        timeout=5,
+    )
+    assert all(isinstance(r, sqlite3.Error) for r in results), results
+    await storage.users.add(person(9))  # the engine goes on
+    assert [u.uri for u in await storage.users.list()] == ["sip:user9@contoso.com"]

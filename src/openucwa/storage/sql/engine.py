@@ -156,31 +156,63 @@ class SqliteDatabase:
         assert conn is not None and self._committer is not None and self._loop is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # another process holds the write lock: retry soon
-            self._schedule(delay=0.005)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # another process writes: retry soon
+                self._schedule(delay=0.005)
+                return
+            self._fail(self._take_waiting(), exc)
             return
-        batch, self._waiting = self._waiting, []
+        batch = self._take_waiting()
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        for fn, future, isolated in batch:
-            if not isolated:
-                try:
-                    outcomes.append((future, fn(conn), None))
-                except Exception as exc:  # changed nothing: fails alone
-                    outcomes.append((future, None, exc))
-                continue
-            conn.execute("SAVEPOINT job")
-            try:
-                result = fn(conn)
-            except Exception as exc:  # the job fails alone
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                outcomes.append((future, None, exc))
-            else:
-                conn.execute("RELEASE job")
-                outcomes.append((future, result, None))
+        try:
+            for fn, future, isolated in batch:
+                outcomes.append((future, *self._run_job(conn, fn, isolated)))
+        except Exception as exc:  # the connection itself failed: nothing of the batch stands
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self.failed_commits += 1
+            self._fail(batch, exc)
+            return
         self._committing = True
         done = self._loop.run_in_executor(self._committer, conn.execute, "COMMIT")
         done.add_done_callback(lambda f: self._committed(f, outcomes))
+
+    def _take_waiting(
+        self,
+    ) -> list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]]:
+        batch, self._waiting = self._waiting, []
+        return batch
+
+    @staticmethod
+    def _run_job(
+        conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], isolated: bool
+    ) -> tuple[Any, BaseException | None]:
+        """One write: its result, or the error it failed with alone (its changes undone)."""
+        if not isolated:
+            try:
+                return fn(conn), None
+            except Exception as exc:  # changed nothing
+                return None, exc
+        conn.execute("SAVEPOINT job")
+        try:
+            result = fn(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            return None, exc
+        conn.execute("RELEASE job")
+        return result, None
+
+    def _fail(
+        self,
+        batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]],
+        error: BaseException,
+    ) -> None:
+        for _, future, _ in batch:
+            if not future.done():
+                future.set_exception(error)
+        self._schedule()
+        self._wake_closers()
 
     def _committed(
         self,
