@@ -313,7 +313,8 @@ def new_meeting(
     online_meeting_rel: str = SCHEDULED,
 ) -> OnlineMeeting:
     checked = check_input(data, rules, now, organizer_uri, online_meeting_rel)
-    return OnlineMeeting(
+    return _with_fields(
+        checked,
         meeting_id=ids.meeting_id(),
         organizer_uri=organizer_uri,
         online_meeting_rel=online_meeting_rel,
@@ -321,16 +322,6 @@ def new_meeting(
         conversation_guid=ids.guid(),
         put_guid=ids.guid(),
         etag=ids.etag(),
-        subject=checked.subject,
-        description=checked.description,
-        access_level=checked.access_level,
-        attendees=checked.attendees,
-        leaders=checked.leaders,
-        automatic_leader_assignment=checked.automatic_leader_assignment,
-        entry_exit_announcement=checked.entry_exit_announcement,
-        lobby_bypass_for_phone_users=checked.lobby_bypass_for_phone_users,
-        phone_user_admission=checked.phone_user_admission,
-        expiration_time=checked.expiration_time,
     )
 
 
@@ -343,7 +334,17 @@ def updated_meeting(
 ) -> OnlineMeeting:
     """PUT replaces every writable property (spec §2.0.5); read-only ones never change."""
     checked = check_input(data, rules, now, meeting.organizer_uri, meeting.online_meeting_rel)
-    return _with_fields(replace(meeting, etag=_fresh_etag(ids, meeting.etag)), checked)
+    return _with_fields(
+        checked,
+        meeting_id=meeting.meeting_id,
+        organizer_uri=meeting.organizer_uri,
+        online_meeting_rel=meeting.online_meeting_rel,
+        conference_id=meeting.conference_id,
+        conversation_guid=meeting.conversation_guid,
+        put_guid=meeting.put_guid,
+        etag=_fresh_etag(ids, meeting.etag),
+        extensions=meeting.extensions,
+    )
 
 
 def with_new_identity(meeting: OnlineMeeting, ids: IdGenerator) -> OnlineMeeting:
@@ -351,9 +352,27 @@ def with_new_identity(meeting: OnlineMeeting, ids: IdGenerator) -> OnlineMeeting
     return replace(meeting, meeting_id=ids.meeting_id(), conference_id=ids.conference_id())
 
 
-def _with_fields(meeting: OnlineMeeting, checked: _Checked) -> OnlineMeeting:
-    return replace(
-        meeting,
+def _with_fields(
+    checked: _Checked,
+    *,
+    meeting_id: MeetingId,
+    organizer_uri: str,
+    online_meeting_rel: str,
+    conference_id: str,
+    conversation_guid: str,
+    put_guid: str,
+    etag: str,
+    extensions: tuple[Extension, ...] = (),
+) -> OnlineMeeting:
+    """The one place a meeting is assembled: its identity plus the checked writable fields."""
+    return OnlineMeeting(
+        meeting_id=meeting_id,
+        organizer_uri=organizer_uri,
+        online_meeting_rel=online_meeting_rel,
+        conference_id=conference_id,
+        conversation_guid=conversation_guid,
+        put_guid=put_guid,
+        etag=etag,
         subject=checked.subject,
         description=checked.description,
         access_level=checked.access_level,
@@ -364,6 +383,7 @@ def _with_fields(meeting: OnlineMeeting, checked: _Checked) -> OnlineMeeting:
         lobby_bypass_for_phone_users=checked.lobby_bypass_for_phone_users,
         phone_user_admission=checked.phone_user_admission,
         expiration_time=checked.expiration_time,
+        extensions=extensions,
     )
 
 
