@@ -95,3 +95,21 @@ async def test_configured_meet_url_is_the_join_url_origin(tmp_path: Path, clock:
         )
         response = await open_page(helpers, meeting["joinUrl"])
         assert response.status_code == 200 and "Elsewhere" in response.text
+
+
+async def test_the_page_finds_organizers_in_every_organisation_domain(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A joinUrl names the organizer by user part only: the page tries each domain
+    (adatum.com sorts first, so Bill's contoso.com meeting is found on the second try)."""
+    settings = Settings(
+        database=f"sqlite:///{tmp_path / 'two.db'}", domains="adatum.com,contoso.com"
+    )
+    async with running_app(settings, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        meeting = await created(helpers, bill, {"subject": "Two domains"})
+        meeting_id = meeting["onlineMeetingId"]
+        for path in (f"/bmauldin/{meeting_id}", f"/BMauldin/{meeting_id}"):
+            response = await helpers.client.get(path)
+            assert response.status_code == 200 and "Two domains" in response.text, path
+        assert (await helpers.client.get(f"/alice/{meeting_id}")).status_code == 404

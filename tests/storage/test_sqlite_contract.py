@@ -4,6 +4,8 @@ Every test runs on the bare SQL repositories and on the cached ones the server u
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,8 +16,8 @@ import pytest
 
 from openucwa.domain.applications import Application
 from openucwa.domain.errors import Conflict, Gone, NotFound, PreconditionFailed
-from openucwa.domain.ids import ApplicationId, MeetingId
-from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
+from openucwa.domain.ids import ApplicationId, ConferenceIds, MeetingId
+from openucwa.domain.meetings import ASSIGNED, SCHEDULED, UNNUMBERED, Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.domain.users import User
 from openucwa.services.ports import DuplicateId
@@ -83,7 +85,7 @@ def app(
 def meeting(
     meeting_id: str = "IB88RLLY",
     organizer: str = BILL,
-    conference: str = "12983487",
+    conference: str = UNNUMBERED,
     **changes: Any,
 ) -> OnlineMeeting:
     return replace(
@@ -241,49 +243,80 @@ async def test_applications_save_touch_delete_list(storage: SqliteStorage) -> No
 
 async def test_meetings_create_get_list(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    first, second = meeting("AAAAAAAA", conference="1"), meeting("BBBBBBBB", conference="2")
-    await meetings.create(first, 10)
-    await meetings.create(second, 10)
+    first = await meetings.create(meeting("AAAAAAAA"), 10)
+    second = await meetings.create(meeting("BBBBBBBB"), 10)
+    # The storage numbers each new meeting: the rest is stored as given.
+    assert first == meeting("AAAAAAAA", conference=first.conference_id)
+    assert second == meeting("BBBBBBBB", conference=second.conference_id)
     assert await meetings.get(BILL, "AAAAAAAA") == first
     assert await meetings.get(ALICE, "AAAAAAAA") is None
     assert await meetings.list_for(BILL) == [first, second]
     assert await meetings.list_for(ALICE) == []
 
 
+async def test_conference_ids_come_from_a_sequence(storage: SqliteStorage) -> None:
+    meetings = storage.meetings
+    (key,) = storage.db.fetch_one("SELECT value FROM secrets WHERE name = 'conference_ids'") or ()
+    expected = ConferenceIds(bytes(key))
+    assigned = await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED))
+    created = [await meetings.create(meeting(f"MEET000{i}"), 10) for i in range(5)]
+    numbers = [assigned.conference_id] + [m.conference_id for m in created]
+    assert numbers == [expected.for_number(n) for n in range(6)]
+    assert all(re.fullmatch(r"[1-9]\d{7}", c) for c in numbers)
+    # A failed create hands out no number (its job is undone whole).
+    with pytest.raises(DuplicateId):
+        await meetings.create(meeting("MEET0000"), 10)
+    assert (await meetings.create(meeting("MEET0009"), 10)).conference_id == expected.for_number(6)
+
+
+async def test_reserved_conference_ids_are_skipped(storage: SqliteStorage) -> None:
+    """Ids minted before the sequence existed stay theirs (migration 0006 reserves them)."""
+    (key,) = storage.db.fetch_one("SELECT value FROM secrets WHERE name = 'conference_ids'") or ()
+    expected = ConferenceIds(bytes(key))
+    raw = sqlite3.connect(storage.db.path)
+    with raw:
+        raw.execute(
+            "INSERT INTO reserved_conference_ids VALUES (?), (?)",
+            (expected.for_number(0), expected.for_number(1)),
+        )
+    raw.close()
+    created = await storage.meetings.create(meeting(), 10)
+    assert created.conference_id == expected.for_number(2)
+
+
 async def test_meetings_cap_ignores_the_assigned_meeting(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED, conference="0"))
-    await meetings.create(meeting("AAAAAAAA", conference="1"), 2)
-    await meetings.create(meeting("BBBBBBBB", conference="2"), 2)
+    await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED))
+    await meetings.create(meeting("AAAAAAAA"), 2)
+    await meetings.create(meeting("BBBBBBBB"), 2)
     with pytest.raises(Conflict) as caught:
-        await meetings.create(meeting("CCCCCCCC", conference="3"), 2)
+        await meetings.create(meeting("CCCCCCCC"), 2)
     assert caught.value.subcode == "TooManyOnlineMeetings"
     assert await meetings.get(BILL, "CCCCCCCC") is None
-    await meetings.create(meeting("CCCCCCCC", organizer=ALICE, conference="3"), 2)
+    await meetings.create(meeting("CCCCCCCC", organizer=ALICE), 2)
 
 
 async def test_meetings_duplicate_ids(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    await meetings.create(meeting(), 10)
+    stored = await meetings.create(meeting(), 10)
     with pytest.raises(DuplicateId):
-        await meetings.create(meeting(conference="other", subject="x"), 10)
-    with pytest.raises(DuplicateId):  # conferenceId is unique across organizers
-        await meetings.create(meeting("ZZZZZZZZ", organizer=ALICE), 10)
-    await meetings.create(meeting(organizer=ALICE, conference="other"), 10)  # id is per organizer
-    assert await meetings.list_for(BILL) == [meeting()]
+        await meetings.create(meeting(subject="x"), 10)
+    await meetings.create(meeting(organizer=ALICE), 10)  # the id is per organizer
+    assert await meetings.list_for(BILL) == [stored]
 
 
 async def test_ensure_assigned_is_idempotent(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    assigned = meeting("ASSIGNED", online_meeting_rel=ASSIGNED)
+    given = meeting("ASSIGNED", online_meeting_rel=ASSIGNED)
     assert await meetings.get_assigned(BILL) is None
-    assert await meetings.ensure_assigned(assigned) == assigned
+    assigned = await meetings.ensure_assigned(given)
+    assert assigned == replace(given, conference_id=assigned.conference_id)
     assert await meetings.get_assigned(BILL) == assigned
     updated = replace(assigned, etag="2", subject="Renamed")
     await meetings.replace(updated, expected_etag="1")
     assert await meetings.get_assigned(BILL) == updated
     assert await meetings.get(BILL, "ASSIGNED") == updated
-    other = meeting("OTHER000", online_meeting_rel=ASSIGNED, conference="99")
+    other = meeting("OTHER000", online_meeting_rel=ASSIGNED)
     assert await meetings.ensure_assigned(other) == updated
     assert await meetings.get_assigned(BILL) == updated
     assert await meetings.get(BILL, "OTHER000") is None
@@ -291,8 +324,10 @@ async def test_ensure_assigned_is_idempotent(storage: SqliteStorage) -> None:
 
 async def test_replace_is_compare_and_swap(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    await meetings.create(meeting(), 10)
+    stored = await meetings.create(meeting(), 10)
+    number = stored.conference_id
     changed = meeting(
+        conference=number,
         etag="2",
         subject="New",
         description="",
@@ -306,7 +341,7 @@ async def test_replace_is_compare_and_swap(storage: SqliteStorage) -> None:
         expiration_time=T0 + timedelta(days=3),
     )
     sneaky = replace(changed, conference_id="777", put_guid="p2", conversation_guid="c2")
-    assert await meetings.get(BILL, "IB88RLLY") == meeting()  # read first: caches must follow
+    assert await meetings.get(BILL, "IB88RLLY") == stored  # read first: caches must follow
     await meetings.replace(sneaky, expected_etag="1")
     assert await meetings.get(BILL, "IB88RLLY") == changed  # read-only fields untouched
     with pytest.raises(PreconditionFailed):
@@ -328,13 +363,6 @@ async def test_delete_cascades_extensions(storage: SqliteStorage) -> None:
     assert storage.db.fetch_one("SELECT count(*) FROM meeting_extensions") == (0,)
     await meetings.create(meeting(), 10)
     assert (await meetings.get(BILL, "IB88RLLY")).extensions == ()  # type: ignore[union-attr]
-
-
-async def test_find_by_user_part(storage: SqliteStorage) -> None:
-    await storage.meetings.create(meeting(), 10)
-    assert await storage.meetings.find_by_user_part("BMauldin", "IB88RLLY") == meeting()
-    assert await storage.meetings.find_by_user_part("bmauldin", "IB88RLLZ") is None
-    assert await storage.meetings.find_by_user_part("alice", "IB88RLLY") is None
 
 
 async def test_put_extension(storage: SqliteStorage) -> None:

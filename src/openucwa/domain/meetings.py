@@ -213,6 +213,7 @@ class _Checked:
 
 
 ASSIGNED_LIFETIME = timedelta(days=3650)
+UNNUMBERED = ""  # the conferenceId of a meeting not stored yet: the storage numbers it
 
 
 def check_input(
@@ -312,13 +313,15 @@ def new_meeting(
     now: datetime,
     online_meeting_rel: str = SCHEDULED,
 ) -> OnlineMeeting:
+    """A checked new meeting with fresh ids; its conferenceId is left UNNUMBERED: the storage
+    numbers it from a durable sequence (``MeetingRepository.create``)."""
     checked = check_input(data, rules, now, organizer_uri, online_meeting_rel)
     return _with_fields(
         checked,
         meeting_id=ids.meeting_id(),
         organizer_uri=organizer_uri,
         online_meeting_rel=online_meeting_rel,
-        conference_id=ids.conference_id(),
+        conference_id=UNNUMBERED,
         conversation_guid=ids.guid(),
         put_guid=ids.guid(),
         etag=ids.etag(),
@@ -348,8 +351,8 @@ def updated_meeting(
 
 
 def with_new_identity(meeting: OnlineMeeting, ids: IdGenerator) -> OnlineMeeting:
-    """Re-mint the ids that must be unique (after a storage collision)."""
-    return replace(meeting, meeting_id=ids.meeting_id(), conference_id=ids.conference_id())
+    """Re-mint the id that must be unique per organizer (after a storage collision)."""
+    return replace(meeting, meeting_id=ids.meeting_id())
 
 
 def _with_fields(

@@ -21,6 +21,7 @@ from openucwa.domain.meetings import (
     updated_meeting,
     with_new_identity,
 )
+from openucwa.domain.users import parse_sip_uri
 from openucwa.services.ports import DuplicateId, MeetingRepository
 
 
@@ -56,8 +57,7 @@ class MeetingService:
         meeting = new_meeting(data, organizer_uri, self.rules, self._ids, self._clock.now())
         for _ in range(10):
             try:
-                await self._repo.create(meeting, self.rules.max_meetings_per_user)
-                return meeting
+                return await self._repo.create(meeting, self.rules.max_meetings_per_user)
             except DuplicateId:
                 meeting = with_new_identity(meeting, self._ids)
         raise DuplicateId()
@@ -86,7 +86,18 @@ class MeetingService:
             raise NotFound(message="The online meeting does not exist.")
 
     async def find_for_join_page(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
-        return await self._repo.find_by_user_part(user_part, meeting_id)
+        """A joinUrl names the organizer by user part only (``/bill/ABCD1234``): try that user
+        in each organisation domain, primary domain first."""
+        domains = self.rules.organization.domains
+        primary = self.rules.organization.primary_domain
+        for domain in (primary, *sorted(domains - {primary})):
+            organizer_uri = parse_sip_uri(f"{user_part}@{domain}")
+            if organizer_uri is None:
+                return None
+            meeting = await self._repo.get(organizer_uri, meeting_id)
+            if meeting is not None:
+                return meeting
+        return None
 
     # -- extensions ------------------------------------------------------------------------
 

@@ -117,11 +117,8 @@ class CachedMeetings:
             self._assigned.put(organizer_uri, meeting)
         return meeting
 
-    async def find_by_user_part(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
-        return await self._inner.find_by_user_part(user_part, meeting_id)
-
-    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
-        await self._inner.create(meeting, max_per_user)
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> OnlineMeeting:
+        return await self._inner.create(meeting, max_per_user)
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         return await self._inner.ensure_assigned(meeting)

@@ -15,6 +15,7 @@ from openucwa.domain.ids import ApplicationId, MeetingId, RandomIds, is_meeting_
 from openucwa.domain.meetings import (
     ASSIGNED,
     SCHEDULED,
+    UNNUMBERED,
     EligibleValues,
     MeetingDefaults,
     MeetingInput,
@@ -54,9 +55,6 @@ class CountingIds:
     def meeting_id(self) -> MeetingId:
         return MeetingId(f"MEET{self._next():04d}")
 
-    def conference_id(self) -> str:
-        return str(10_000_000 + self._next())
-
     def guid(self) -> str:
         return f"00000000-0000-4000-8000-{self._next():012d}"
 
@@ -83,9 +81,9 @@ def problems(rules: SchedulingRules = RULES, /, **fields: Any) -> dict[str, str]
 
 def test_defaults_fill_every_absent_property() -> None:
     meeting = make()
-    assert (meeting.meeting_id, meeting.conference_id) == ("MEET0001", "10000002")
+    assert (meeting.meeting_id, meeting.conference_id) == ("MEET0001", UNNUMBERED)
     assert meeting.conversation_guid != meeting.put_guid
-    assert meeting.etag == "5"
+    assert meeting.etag == "4"
     assert meeting.organizer_uri == ORGANIZER
     assert meeting.online_meeting_rel == SCHEDULED and not meeting.is_assigned
     assert meeting.access_level == "SameEnterprise"
@@ -331,16 +329,12 @@ def test_updated_meeting_validates_like_create() -> None:
     assert list(caught.value.parameters) == ["subject"]
 
 
-def test_with_new_identity_remints_only_the_unique_ids() -> None:
+def test_with_new_identity_remints_only_the_meeting_id() -> None:
     ids = CountingIds()
     original = new_meeting(MeetingInput(subject="Sales"), ORGANIZER, RULES, ids, NOW)
     fresh = with_new_identity(original, ids)
-    assert (fresh.meeting_id, fresh.conference_id) == ("MEET0006", "10000007")
-    assert fresh.meeting_id != original.meeting_id
-    assert fresh.conference_id != original.conference_id
-    assert replace(fresh, meeting_id=original.meeting_id, conference_id=original.conference_id) == (
-        original
-    )
+    assert fresh.meeting_id == "MEET0005" != original.meeting_id
+    assert replace(fresh, meeting_id=original.meeting_id) == original
 
 
 # -- identity and URIs ----------------------------------------------------------------------
@@ -386,7 +380,6 @@ def test_random_ids_have_the_shapes_real_servers_mint() -> None:
     for _ in range(200):
         assert is_meeting_id(ids.meeting_id())
         assert re.fullmatch(r"[1-9]\d{11}", ids.application_id())
-        assert re.fullmatch(r"[1-9]\d{7}", ids.conference_id())
         assert re.fullmatch(GUID, ids.guid())
         assert re.fullmatch(r"[1-9]\d{0,9}", ids.etag())
         assert re.fullmatch(r"[0-9a-f]{12}", ids.short_id())

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 
 from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
-from openucwa.domain.ids import MeetingId
+from openucwa.domain.ids import ConferenceIds, MeetingId
 from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.services.ports import DuplicateId
 from openucwa.storage.sql.engine import SqliteDatabase
@@ -52,13 +53,11 @@ def _values(m: OnlineMeeting) -> tuple[object, ...]:
 
 
 _INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 18)})"
-
-
-def _insert(conn: sqlite3.Connection, m: OnlineMeeting) -> None:
-    try:
-        conn.execute(_INSERT, (*_values(m), m.organizer_user_part))
-    except sqlite3.IntegrityError:
-        raise DuplicateId() from None
+_NEXT_NUMBER = (
+    "UPDATE sequences SET value = value + 1 WHERE name = 'conference' RETURNING value - 1"
+)
+_ANY_RESERVED = "SELECT 1 FROM reserved_conference_ids LIMIT 1"
+_RESERVED = "SELECT 1 FROM reserved_conference_ids WHERE conference_id = ?"
 
 
 class SqlMeetingRepository:
@@ -68,6 +67,36 @@ class SqlMeetingRepository:
         # (run one at a time, in order); forgotten whenever a commit failed.
         self._counts: dict[str, int] = {}
         self._counts_epoch = 0
+        self._conference_ids: ConferenceIds | None = None  # keyed by the database's secret
+        self._any_reserved = True
+
+    def _numbered(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> OnlineMeeting:
+        """``meeting`` with the next conference id of the database's sequence (in the write
+        transaction: numbers are never handed out twice, whatever the number of processes)."""
+        if self._conference_ids is None:
+            (key,) = conn.execute(
+                "SELECT value FROM secrets WHERE name = 'conference_ids'"
+            ).fetchone()
+            self._conference_ids = ConferenceIds(bytes(key))
+            # Ids minted before the sequence existed (migration 0006 reserved them; nothing
+            # adds to them later): on a database that never had any, skip the lookup.
+            self._any_reserved = conn.execute(_ANY_RESERVED).fetchone() is not None
+        while True:
+            (number,) = conn.execute(_NEXT_NUMBER).fetchone()
+            conference_id = self._conference_ids.for_number(number)
+            if (
+                not self._any_reserved
+                or conn.execute(_RESERVED, (conference_id,)).fetchone() is None
+            ):
+                return replace(meeting, conference_id=conference_id)
+
+    def _insert(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> OnlineMeeting:
+        numbered = self._numbered(conn, meeting)
+        try:
+            conn.execute(_INSERT, (*_values(numbered), numbered.organizer_user_part))
+        except sqlite3.IntegrityError:
+            raise DuplicateId() from None
+        return numbered
 
     def _scheduled_count(self, conn: sqlite3.Connection, organizer_uri: str) -> int:
         if self._counts_epoch != self._db.failed_commits:
@@ -133,22 +162,16 @@ class SqlMeetingRepository:
         )
         return self._meeting(row) if row else None
 
-    async def find_by_user_part(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
-        row = self._db.fetch_one(
-            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_user_part = ? AND meeting_id = ?",
-            (user_part.lower(), meeting_id),
-        )
-        return self._meeting(row) if row else None
-
-    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> OnlineMeeting:
+        def run(conn: sqlite3.Connection) -> OnlineMeeting:
             count = self._scheduled_count(conn, meeting.organizer_uri)
             if count >= max_per_user:
                 raise Conflict("TooManyOnlineMeetings", "This user has too many online meetings.")
-            _insert(conn, meeting)
+            stored = self._insert(conn, meeting)
             self._counts[meeting.organizer_uri] = count + 1
+            return stored
 
-        await self._db.write(run, isolated=False)
+        return await self._db.write(run)
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         def run(conn: sqlite3.Connection) -> bool:
@@ -158,7 +181,7 @@ class SqlMeetingRepository:
             ).fetchall()
             if row:
                 return False
-            _insert(conn, meeting)
+            self._insert(conn, meeting)
             return True
 
         await self._db.write(run)

@@ -1,0 +1,95 @@
+"""Migrations over a database that already holds data (storage/sql/migrations)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from yoyo import get_backend, read_migrations
+
+from openucwa.domain.ids import ConferenceIds
+from openucwa.storage.sql import SqliteStorage, migrate
+from openucwa.storage.sql.engine import MIGRATIONS
+
+COLUMNS = (
+    "organizer_uri, meeting_id, organizer_user_part, online_meeting_rel, conference_id,"
+    " conversation_guid, put_guid, etag, subject, description, access_level, attendees, leaders,"
+    " automatic_leader_assignment, entry_exit_announcement, lobby_bypass_for_phone_users,"
+    " phone_user_admission, expiration_time"
+)
+
+
+def migrate_up_to(path: Path, last: str) -> None:
+    backend = get_backend(f"sqlite:///{path}")
+    wanted = read_migrations(str(MIGRATIONS)).filter(lambda m: m.id <= last)
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(wanted))
+
+
+def legacy_row(meeting_id: str, conference_id: str, user: str = "bill") -> tuple[object, ...]:
+    return (
+        f"sip:{user}@contoso.com", meeting_id, user, "myOnlineMeetings", conference_id,
+        "conv", "put", "1", f"Subject {meeting_id}", "", "Everyone", "[]", "[]",
+        "Disabled", "Disabled", "Disabled", "Disabled", 1_800_000_000_000_000,
+    )  # fmt: skip
+
+
+async def test_0006_keeps_meetings_extensions_order_and_reserves_old_conference_ids(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    migrate_up_to(path, "0005_drop_count_index")
+    conn = sqlite3.connect(path)
+    with conn:
+        for meeting_id, conference_id in (("ZZZZZZZZ", "55555555"), ("AAAAAAAA", "44444444")):
+            conn.execute(
+                f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+                legacy_row(meeting_id, conference_id),
+            )
+        conn.execute(
+            "INSERT INTO meeting_extensions VALUES"
+            " ('sip:bill@contoso.com', 'ZZZZZZZZ', 'ext', 'Undefined', '[]', 'e1', 'p1', 1)"
+        )
+    conn.close()
+
+    assert migrate(f"sqlite:///{path}") == ["0006_conference_sequence"]
+
+    storage = SqliteStorage(f"sqlite:///{path}")
+    await storage.start()
+    try:
+        listed = await storage.meetings.list_for("sip:bill@contoso.com")
+        assert [(m.meeting_id, m.conference_id) for m in listed] == [
+            ("ZZZZZZZZ", "55555555"),  # insertion order, not key order
+            ("AAAAAAAA", "44444444"),
+        ]
+        assert [e.extension_id for e in listed[0].extensions] == ["ext"]
+        reserved = storage.db.fetch_all("SELECT conference_id FROM reserved_conference_ids")
+        assert sorted(reserved) == [("44444444",), ("55555555",)]
+        index_names = {
+            name
+            for (name,) in storage.db.fetch_all(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"
+            )
+        }
+        assert "meetings_one_assigned" in index_names
+        assert "meetings_by_user_part" not in index_names
+        (key,) = (
+            storage.db.fetch_one("SELECT value FROM secrets WHERE name = 'conference_ids'") or ()
+        )
+        assert len(key) == 32
+        # Deleting the meeting still takes its extensions with it (the foreign key survived).
+        assert await storage.meetings.delete("sip:bill@contoso.com", "ZZZZZZZZ")
+        assert storage.db.fetch_one("SELECT count(*) FROM meeting_extensions") == (0,)
+        assert ConferenceIds(bytes(key)).for_number(0).isdigit()
+    finally:
+        await storage.close()
+
+
+def test_every_database_gets_its_own_conference_key(tmp_path: Path) -> None:
+    keys = []
+    for name in ("a.db", "b.db"):
+        migrate(f"sqlite:///{tmp_path / name}")
+        conn = sqlite3.connect(tmp_path / name)
+        keys.append(conn.execute("SELECT value FROM secrets").fetchone()[0])
+        conn.close()
+    assert keys[0] != keys[1]
