@@ -24,6 +24,7 @@ from openucwa.domain.meetings import (
     SchedulingRules,
     canonical_enum,
     new_meeting,
+    numbered,
     updated_meeting,
     with_new_identity,
 )
@@ -393,3 +394,8 @@ def test_random_ids_have_the_shapes_real_servers_mint() -> None:
 )
 def test_canonical_enum(value: str, expected: str | None) -> None:
     assert canonical_enum(value, ("Disabled", "Everyone")) == expected
+
+
+def test_numbered_changes_only_the_conference_id() -> None:
+    original = make(subject="Sales", attendees=[ALICE])
+    assert numbered(original, "12983487") == replace(original, conference_id="12983487")

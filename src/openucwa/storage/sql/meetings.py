@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 
 from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
 from openucwa.domain.ids import ConferenceIds, MeetingId
-from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
+from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting, numbered
 from openucwa.services.ports import DuplicateId
 from openucwa.storage.sql.engine import SqliteDatabase
 from openucwa.storage.sql.rows import dump, from_us, load, to_us
@@ -88,7 +87,7 @@ class SqlMeetingRepository:
                 not self._any_reserved
                 or conn.execute(_RESERVED, (conference_id,)).fetchone() is None
             ):
-                return replace(meeting, conference_id=conference_id)
+                return numbered(meeting, conference_id)
 
     def _insert(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> OnlineMeeting:
         numbered = self._numbered(conn, meeting)
