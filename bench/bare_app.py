@@ -5,7 +5,8 @@ response).
 ``python bench/bare_app.py --port N`` serves it with the same ``uvicorn.run`` options as
 ``openucwa serve`` (src/openucwa/cli.py): uvloop, httptools, one worker process, access log off,
 lifespan on. No framework, no routing, no database: what is left is uvicorn + HTTP parsing +
-the event loop, the ceiling any endpoint served this way can reach.
+the event loop, the ceiling any endpoint served this way can reach. A POST or PUT body is read
+(and thrown away) before the answer, as any endpoint must.
 
 With ``BENCH_HOLD=1`` a request whose path ends in ``/events`` is not answered: it waits for the
 client to go away, like a held long poll with nothing to say. bench/events.py uses that as the
@@ -57,6 +58,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
             return
+        if scope["method"] in ("POST", "PUT"):  # read the body, as any real endpoint does
+            while (await receive()).get("more_body", False):
+                pass
         await send(START)
         await send(RESPONSE)
     elif scope["type"] == "lifespan":
