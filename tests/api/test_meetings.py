@@ -19,6 +19,7 @@ import pytest
 
 from openucwa.bootstrap import Built
 from openucwa.domain.clock import FakeClock
+from openucwa.domain.ids import ConferenceIds
 from openucwa.settings import Settings
 from tests.api.meetings_support import (
     ALICE,
@@ -406,3 +407,19 @@ async def test_meetings_survive_reopening_the_storage(
             reopened, again, again.link("onlineMeetings", "myAssignedOnlineMeeting")
         )
         assert again_assigned["onlineMeetingId"] == assigned["onlineMeetingId"]
+
+
+async def test_conference_ids_follow_the_sequence_and_refused_posts_use_none(
+    helpers: Helpers, built: Built
+) -> None:
+    """Conference ids are the keyed permutation of a durable sequence, taken in blocks: a POST
+    refused for its input, or for the per-user cap, gives its id back to the next meeting."""
+    bill = await helpers.session("bill")
+    first = await created(helpers, bill, {"subject": "One"})
+    refused = await schedule(helpers, bill, {"accessLevel": "Nobody"})
+    assert refused.status_code == 400
+    second = await created(helpers, bill, {"subject": "Two"})
+    (key,) = built.storage.db.fetch_one("SELECT value FROM secrets") or ()
+    ids = ConferenceIds(bytes(key))
+    numbers = {ids.for_number(n): n for n in range(200)}
+    assert numbers[second["conferenceId"]] == numbers[first["conferenceId"]] + 1

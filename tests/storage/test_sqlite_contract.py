@@ -17,7 +17,7 @@ import pytest
 from openucwa.domain.applications import Application
 from openucwa.domain.errors import Conflict, Gone, NotFound, PreconditionFailed
 from openucwa.domain.ids import ApplicationId, ConferenceIds, MeetingId
-from openucwa.domain.meetings import ASSIGNED, SCHEDULED, UNNUMBERED, Extension, OnlineMeeting
+from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.domain.users import User
 from openucwa.services.ports import DuplicateId
@@ -85,7 +85,7 @@ def app(
 def meeting(
     meeting_id: str = "IB88RLLY",
     organizer: str = BILL,
-    conference: str = UNNUMBERED,
+    conference: str = "12983487",
     **changes: Any,
 ) -> OnlineMeeting:
     return replace(
@@ -243,30 +243,29 @@ async def test_applications_save_touch_delete_list(storage: SqliteStorage) -> No
 
 async def test_meetings_create_get_list(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    first = await meetings.create(meeting("AAAAAAAA"), 10)
-    second = await meetings.create(meeting("BBBBBBBB"), 10)
-    # The storage numbers each new meeting: the rest is stored as given.
-    assert first == meeting("AAAAAAAA", conference=first.conference_id)
-    assert second == meeting("BBBBBBBB", conference=second.conference_id)
+    first, second = meeting("AAAAAAAA", conference="1"), meeting("BBBBBBBB", conference="2")
+    await meetings.create(first, 10)
+    await meetings.create(second, 10)
     assert await meetings.get(BILL, "AAAAAAAA") == first
     assert await meetings.get(ALICE, "AAAAAAAA") is None
     assert await meetings.list_for(BILL) == [first, second]
     assert await meetings.list_for(ALICE) == []
 
 
-async def test_conference_ids_come_from_a_sequence(storage: SqliteStorage) -> None:
-    meetings = storage.meetings
+async def test_conference_ids_come_off_a_durable_sequence(storage: SqliteStorage) -> None:
     (key,) = storage.db.fetch_one("SELECT value FROM secrets WHERE name = 'conference_ids'") or ()
     expected = ConferenceIds(bytes(key))
-    assigned = await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED))
-    created = [await meetings.create(meeting(f"MEET000{i}"), 10) for i in range(5)]
-    numbers = [assigned.conference_id] + [m.conference_id for m in created]
-    assert numbers == [expected.for_number(n) for n in range(6)]
-    assert all(re.fullmatch(r"[1-9]\d{7}", c) for c in numbers)
-    # A failed create hands out no number (its job is undone whole).
-    with pytest.raises(DuplicateId):
-        await meetings.create(meeting("MEET0000"), 10)
-    assert (await meetings.create(meeting("MEET0009"), 10)).conference_id == expected.for_number(6)
+    first = await storage.meetings.reserve_conference_ids(3)
+    second = await storage.meetings.reserve_conference_ids(2)
+    assert first + second == [expected.for_number(n) for n in range(5)]
+    assert all(re.fullmatch(r"[1-9]\d{7}", c) for c in first + second)
+    # Committed: the next process (a new storage on the same file) goes on from there.
+    again = SqliteStorage(f"sqlite:///{storage.db.path}")
+    await again.start()
+    try:
+        assert await again.meetings.reserve_conference_ids(1) == [expected.for_number(5)]
+    finally:
+        await again.close()
 
 
 async def test_reserved_conference_ids_are_skipped(storage: SqliteStorage) -> None:
@@ -277,46 +276,45 @@ async def test_reserved_conference_ids_are_skipped(storage: SqliteStorage) -> No
     with raw:
         raw.execute(
             "INSERT INTO reserved_conference_ids VALUES (?), (?)",
-            (expected.for_number(0), expected.for_number(1)),
+            (expected.for_number(0), expected.for_number(2)),
         )
     raw.close()
-    created = await storage.meetings.create(meeting(), 10)
-    assert created.conference_id == expected.for_number(2)
+    reserved = await storage.meetings.reserve_conference_ids(4)
+    assert reserved == [expected.for_number(1), expected.for_number(3)]
 
 
 async def test_meetings_cap_ignores_the_assigned_meeting(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED))
-    await meetings.create(meeting("AAAAAAAA"), 2)
-    await meetings.create(meeting("BBBBBBBB"), 2)
+    await meetings.ensure_assigned(meeting("ASSIGNED", online_meeting_rel=ASSIGNED, conference="0"))
+    await meetings.create(meeting("AAAAAAAA", conference="1"), 2)
+    await meetings.create(meeting("BBBBBBBB", conference="2"), 2)
     with pytest.raises(Conflict) as caught:
-        await meetings.create(meeting("CCCCCCCC"), 2)
+        await meetings.create(meeting("CCCCCCCC", conference="3"), 2)
     assert caught.value.subcode == "TooManyOnlineMeetings"
     assert await meetings.get(BILL, "CCCCCCCC") is None
-    await meetings.create(meeting("CCCCCCCC", organizer=ALICE), 2)
+    await meetings.create(meeting("CCCCCCCC", organizer=ALICE, conference="3"), 2)
 
 
 async def test_meetings_duplicate_ids(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    stored = await meetings.create(meeting(), 10)
+    await meetings.create(meeting(), 10)
     with pytest.raises(DuplicateId):
-        await meetings.create(meeting(subject="x"), 10)
-    await meetings.create(meeting(organizer=ALICE), 10)  # the id is per organizer
-    assert await meetings.list_for(BILL) == [stored]
+        await meetings.create(meeting(conference="other", subject="x"), 10)
+    await meetings.create(meeting(organizer=ALICE, conference="other"), 10)  # id is per organizer
+    assert await meetings.list_for(BILL) == [meeting()]
 
 
 async def test_ensure_assigned_is_idempotent(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    given = meeting("ASSIGNED", online_meeting_rel=ASSIGNED)
+    assigned = meeting("ASSIGNED", online_meeting_rel=ASSIGNED)
     assert await meetings.get_assigned(BILL) is None
-    assigned = await meetings.ensure_assigned(given)
-    assert assigned == replace(given, conference_id=assigned.conference_id)
+    assert await meetings.ensure_assigned(assigned) == assigned
     assert await meetings.get_assigned(BILL) == assigned
     updated = replace(assigned, etag="2", subject="Renamed")
     await meetings.replace(updated, expected_etag="1")
     assert await meetings.get_assigned(BILL) == updated
     assert await meetings.get(BILL, "ASSIGNED") == updated
-    other = meeting("OTHER000", online_meeting_rel=ASSIGNED)
+    other = meeting("OTHER000", online_meeting_rel=ASSIGNED, conference="99")
     assert await meetings.ensure_assigned(other) == updated
     assert await meetings.get_assigned(BILL) == updated
     assert await meetings.get(BILL, "OTHER000") is None
@@ -324,10 +322,8 @@ async def test_ensure_assigned_is_idempotent(storage: SqliteStorage) -> None:
 
 async def test_replace_is_compare_and_swap(storage: SqliteStorage) -> None:
     meetings = storage.meetings
-    stored = await meetings.create(meeting(), 10)
-    number = stored.conference_id
+    await meetings.create(meeting(), 10)
     changed = meeting(
-        conference=number,
         etag="2",
         subject="New",
         description="",
@@ -341,7 +337,7 @@ async def test_replace_is_compare_and_swap(storage: SqliteStorage) -> None:
         expiration_time=T0 + timedelta(days=3),
     )
     sneaky = replace(changed, conference_id="777", put_guid="p2", conversation_guid="c2")
-    assert await meetings.get(BILL, "IB88RLLY") == stored  # read first: caches must follow
+    assert await meetings.get(BILL, "IB88RLLY") == meeting()  # read first: caches must follow
     await meetings.replace(sneaky, expected_etag="1")
     assert await meetings.get(BILL, "IB88RLLY") == changed  # read-only fields untouched
     with pytest.raises(PreconditionFailed):

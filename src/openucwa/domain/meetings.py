@@ -213,7 +213,6 @@ class _Checked:
 
 
 ASSIGNED_LIFETIME = timedelta(days=3650)
-UNNUMBERED = ""  # the conferenceId of a meeting not stored yet: the storage numbers it
 
 
 def check_input(
@@ -311,17 +310,18 @@ def new_meeting(
     rules: SchedulingRules,
     ids: IdGenerator,
     now: datetime,
+    conference_id: str,
     online_meeting_rel: str = SCHEDULED,
 ) -> OnlineMeeting:
-    """A checked new meeting with fresh ids; its conferenceId is left UNNUMBERED: the storage
-    numbers it from a durable sequence (``MeetingRepository.create``)."""
+    """A checked new meeting with fresh ids. ``conference_id`` comes from the storage's
+    sequence (``MeetingRepository.reserve_conference_ids``): unique by construction."""
     checked = check_input(data, rules, now, organizer_uri, online_meeting_rel)
     return _with_fields(
         checked,
         meeting_id=ids.meeting_id(),
         organizer_uri=organizer_uri,
         online_meeting_rel=online_meeting_rel,
-        conference_id=UNNUMBERED,
+        conference_id=conference_id,
         conversation_guid=ids.guid(),
         put_guid=ids.guid(),
         etag=ids.etag(),
@@ -347,32 +347,6 @@ def updated_meeting(
         put_guid=meeting.put_guid,
         etag=_fresh_etag(ids, meeting.etag),
         extensions=meeting.extensions,
-    )
-
-
-def numbered(meeting: OnlineMeeting, conference_id: str) -> OnlineMeeting:
-    """``meeting`` with the conferenceId its storage gave it. Spelled out rather than
-    ``dataclasses.replace`` (measured 5.7 against 1.8 us; it runs once per new meeting)."""
-    m = meeting
-    return OnlineMeeting(
-        meeting_id=m.meeting_id,
-        organizer_uri=m.organizer_uri,
-        online_meeting_rel=m.online_meeting_rel,
-        conference_id=conference_id,
-        conversation_guid=m.conversation_guid,
-        put_guid=m.put_guid,
-        etag=m.etag,
-        subject=m.subject,
-        description=m.description,
-        access_level=m.access_level,
-        attendees=m.attendees,
-        leaders=m.leaders,
-        automatic_leader_assignment=m.automatic_leader_assignment,
-        entry_exit_announcement=m.entry_exit_announcement,
-        lobby_bypass_for_phone_users=m.lobby_bypass_for_phone_users,
-        phone_user_admission=m.phone_user_admission,
-        expiration_time=m.expiration_time,
-        extensions=m.extensions,
     )
 
 

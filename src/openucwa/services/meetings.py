@@ -3,11 +3,19 @@ their extensions. Rules live in ``domain.meetings``; this module loads, decides,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from openucwa.domain.clock import Clock
-from openucwa.domain.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired
+from openucwa.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.meetings import (
     ASSIGNED,
@@ -24,6 +32,8 @@ from openucwa.domain.meetings import (
 from openucwa.domain.users import parse_sip_uri
 from openucwa.services.ports import DuplicateId, MeetingRepository
 
+CONFERENCE_ID_BLOCK = 64
+
 
 class MeetingService:
     def __init__(
@@ -33,6 +43,18 @@ class MeetingService:
         self.rules = rules
         self._ids = ids
         self._clock = clock
+        # Conference ids are taken off the storage's durable sequence a block at a time (one
+        # write per CONFERENCE_ID_BLOCK meetings); a restart skips what was left of a block.
+        self._spare_conference_ids: list[str] = []
+        self._reserving = asyncio.Lock()
+
+    async def _conference_id(self) -> str:
+        while not self._spare_conference_ids:
+            async with self._reserving:
+                if not self._spare_conference_ids:
+                    block = await self._repo.reserve_conference_ids(CONFERENCE_ID_BLOCK)
+                    self._spare_conference_ids = block[::-1]  # popped from the end, in order
+        return self._spare_conference_ids.pop()
 
     async def assigned(self, organizer_uri: str) -> OnlineMeeting:
         """The organizer's one stable assigned meeting, created the first time it is needed."""
@@ -41,7 +63,10 @@ class MeetingService:
             return existing
         now = self._clock.now()
         data = MeetingInput(expiration_time=now + ASSIGNED_LIFETIME)
-        meeting = new_meeting(data, organizer_uri, self.rules, self._ids, now, ASSIGNED)
+        conference_id = await self._conference_id()
+        meeting = new_meeting(
+            data, organizer_uri, self.rules, self._ids, now, conference_id, ASSIGNED
+        )
         for _ in range(5):
             try:
                 return await self._repo.ensure_assigned(meeting)
@@ -54,12 +79,23 @@ class MeetingService:
         return await self._repo.list_for(organizer_uri)
 
     async def create(self, organizer_uri: str, data: MeetingInput) -> OnlineMeeting:
-        meeting = new_meeting(data, organizer_uri, self.rules, self._ids, self._clock.now())
+        conference_id = await self._conference_id()
+        try:
+            meeting = new_meeting(
+                data, organizer_uri, self.rules, self._ids, self._clock.now(), conference_id
+            )
+        except BadRequest:  # invalid input uses up no conference id
+            self._spare_conference_ids.append(conference_id)
+            raise
         for _ in range(10):
             try:
-                return await self._repo.create(meeting, self.rules.max_meetings_per_user)
+                await self._repo.create(meeting, self.rules.max_meetings_per_user)
+                return meeting
             except DuplicateId:
                 meeting = with_new_identity(meeting, self._ids)
+            except Conflict:  # TooManyOnlineMeetings: nothing was stored
+                self._spare_conference_ids.append(conference_id)
+                raise
         raise DuplicateId()
 
     async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting:

@@ -85,16 +85,20 @@ class MeetingRepository(Protocol):
     async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None: ...
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]: ...
     async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None: ...
-    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> OnlineMeeting:
-        """Store a new meeting and return it as stored: the storage gives it its conferenceId
-        (``domain.ids.ConferenceIds`` of the next number of a durable sequence, so unique by
-        construction). Raises Conflict(TooManyOnlineMeetings) when the organizer has
+    async def reserve_conference_ids(self, count: int) -> list[str]:
+        """Take ``count`` numbers off the durable conference sequence and return their
+        conferenceIds (``domain.ids.ConferenceIds``, keyed per database), minus any minted
+        before the sequence existed. Committed before it returns: no process, now or after a
+        restart, gets the same ids (numbers a process never used are simply skipped)."""
+
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        """Store a new meeting. Raises Conflict(TooManyOnlineMeetings) when the organizer has
         ``max_per_user`` scheduled meetings (the assigned one does not count), DuplicateId when
         the meetingId is taken for this organizer."""
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
-        """Store ``meeting`` (numbered as by ``create``) as the organizer's assigned meeting
-        unless one exists; return the stored one."""
+        """Store ``meeting`` as the organizer's assigned meeting unless one exists; return the
+        stored one."""
 
     async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
         """Compare-and-swap the writable properties: PreconditionFailed when the stored ETag

@@ -117,8 +117,11 @@ class CachedMeetings:
             self._assigned.put(organizer_uri, meeting)
         return meeting
 
-    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> OnlineMeeting:
-        return await self._inner.create(meeting, max_per_user)
+    async def reserve_conference_ids(self, count: int) -> list[str]:
+        return await self._inner.reserve_conference_ids(count)
+
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        await self._inner.create(meeting, max_per_user)
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         return await self._inner.ensure_assigned(meeting)

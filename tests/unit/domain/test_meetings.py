@@ -15,7 +15,6 @@ from openucwa.domain.ids import ApplicationId, MeetingId, RandomIds, is_meeting_
 from openucwa.domain.meetings import (
     ASSIGNED,
     SCHEDULED,
-    UNNUMBERED,
     EligibleValues,
     MeetingDefaults,
     MeetingInput,
@@ -24,7 +23,6 @@ from openucwa.domain.meetings import (
     SchedulingRules,
     canonical_enum,
     new_meeting,
-    numbered,
     updated_meeting,
     with_new_identity,
 )
@@ -34,6 +32,7 @@ NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ORGANIZER = "sip:bmauldin@contoso.com"
 ALICE = "sip:alice@contoso.com"
 TOSH = "sip:tosh@contoso.com"
+CONFERENCE_ID = "12983487"
 ORG = Organization(frozenset({"contoso.com"}))
 RULES = SchedulingRules(organization=ORG)
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -70,7 +69,7 @@ class CountingIds:
 
 
 def make(rules: SchedulingRules = RULES, /, **fields: Any) -> OnlineMeeting:
-    return new_meeting(MeetingInput(**fields), ORGANIZER, rules, CountingIds(), NOW)
+    return new_meeting(MeetingInput(**fields), ORGANIZER, rules, CountingIds(), NOW, CONFERENCE_ID)
 
 
 def problems(rules: SchedulingRules = RULES, /, **fields: Any) -> dict[str, str]:
@@ -82,7 +81,7 @@ def problems(rules: SchedulingRules = RULES, /, **fields: Any) -> dict[str, str]
 
 def test_defaults_fill_every_absent_property() -> None:
     meeting = make()
-    assert (meeting.meeting_id, meeting.conference_id) == ("MEET0001", UNNUMBERED)
+    assert (meeting.meeting_id, meeting.conference_id) == ("MEET0001", CONFERENCE_ID)
     assert meeting.conversation_guid != meeting.put_guid
     assert meeting.etag == "4"
     assert meeting.organizer_uri == ORGANIZER
@@ -305,6 +304,7 @@ def test_updated_meeting_replaces_writable_fields_and_keeps_read_only_ones() -> 
         RULES,
         ids,
         NOW,
+        CONFERENCE_ID,
     )
     later = NOW + timedelta(hours=1)
     updated = updated_meeting(original, MeetingInput(leaders=[TOSH]), RULES, ids, later)
@@ -332,7 +332,7 @@ def test_updated_meeting_validates_like_create() -> None:
 
 def test_with_new_identity_remints_only_the_meeting_id() -> None:
     ids = CountingIds()
-    original = new_meeting(MeetingInput(subject="Sales"), ORGANIZER, RULES, ids, NOW)
+    original = new_meeting(MeetingInput(subject="Sales"), ORGANIZER, RULES, ids, NOW, CONFERENCE_ID)
     fresh = with_new_identity(original, ids)
     assert fresh.meeting_id == "MEET0005" != original.meeting_id
     assert replace(fresh, meeting_id=original.meeting_id) == original
@@ -354,7 +354,9 @@ def test_online_meeting_uris_have_the_documented_shapes() -> None:
 
 
 def test_assigned_meeting() -> None:
-    meeting = new_meeting(MeetingInput(), ORGANIZER, RULES, CountingIds(), NOW, ASSIGNED)
+    meeting = new_meeting(
+        MeetingInput(), ORGANIZER, RULES, CountingIds(), NOW, CONFERENCE_ID, ASSIGNED
+    )
     assert meeting.is_assigned and meeting.online_meeting_rel == "myAssignedOnlineMeeting"
 
 
@@ -394,8 +396,3 @@ def test_random_ids_have_the_shapes_real_servers_mint() -> None:
 )
 def test_canonical_enum(value: str, expected: str | None) -> None:
     assert canonical_enum(value, ("Disabled", "Everyone")) == expected
-
-
-def test_numbered_changes_only_the_conference_id() -> None:
-    original = make(subject="Sales", attendees=[ALICE])
-    assert numbered(original, "12983487") == replace(original, conference_id="12983487")

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
 from openucwa.domain.ids import ConferenceIds, MeetingId
-from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting, numbered
+from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.services.ports import DuplicateId
 from openucwa.storage.sql.engine import SqliteDatabase
 from openucwa.storage.sql.rows import dump, from_us, load, to_us
@@ -52,11 +52,8 @@ def _values(m: OnlineMeeting) -> tuple[object, ...]:
 
 
 _INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 18)})"
-_NEXT_NUMBER = (
-    "UPDATE sequences SET value = value + 1 WHERE name = 'conference' RETURNING value - 1"
-)
-_ANY_RESERVED = "SELECT 1 FROM reserved_conference_ids LIMIT 1"
-_RESERVED = "SELECT 1 FROM reserved_conference_ids WHERE conference_id = ?"
+_TAKE_NUMBERS = "UPDATE sequences SET value = value + ? WHERE name = 'conference' RETURNING value"
+_KEY = "SELECT value FROM secrets WHERE name = 'conference_ids'"
 
 
 class SqlMeetingRepository:
@@ -67,35 +64,12 @@ class SqlMeetingRepository:
         self._counts: dict[str, int] = {}
         self._counts_epoch = 0
         self._conference_ids: ConferenceIds | None = None  # keyed by the database's secret
-        self._any_reserved = True
 
-    def _numbered(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> OnlineMeeting:
-        """``meeting`` with the next conference id of the database's sequence (in the write
-        transaction: numbers are never handed out twice, whatever the number of processes)."""
-        if self._conference_ids is None:
-            (key,) = conn.execute(
-                "SELECT value FROM secrets WHERE name = 'conference_ids'"
-            ).fetchone()
-            self._conference_ids = ConferenceIds(bytes(key))
-            # Ids minted before the sequence existed (migration 0006 reserved them; nothing
-            # adds to them later): on a database that never had any, skip the lookup.
-            self._any_reserved = conn.execute(_ANY_RESERVED).fetchone() is not None
-        while True:
-            (number,) = conn.execute(_NEXT_NUMBER).fetchone()
-            conference_id = self._conference_ids.for_number(number)
-            if (
-                not self._any_reserved
-                or conn.execute(_RESERVED, (conference_id,)).fetchone() is None
-            ):
-                return numbered(meeting, conference_id)
-
-    def _insert(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> OnlineMeeting:
-        numbered = self._numbered(conn, meeting)
+    def _insert(self, conn: sqlite3.Connection, meeting: OnlineMeeting) -> None:
         try:
-            conn.execute(_INSERT, (*_values(numbered), numbered.organizer_user_part))
+            conn.execute(_INSERT, (*_values(meeting), meeting.organizer_user_part))
         except sqlite3.IntegrityError:
             raise DuplicateId() from None
-        return numbered
 
     def _scheduled_count(self, conn: sqlite3.Connection, organizer_uri: str) -> int:
         if self._counts_epoch != self._db.failed_commits:
@@ -161,16 +135,35 @@ class SqlMeetingRepository:
         )
         return self._meeting(row) if row else None
 
-    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> OnlineMeeting:
-        def run(conn: sqlite3.Connection) -> OnlineMeeting:
+    async def reserve_conference_ids(self, count: int) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            if self._conference_ids is None:
+                (key,) = conn.execute(_KEY).fetchone()
+                self._conference_ids = ConferenceIds(bytes(key))
+            (end,) = conn.execute(_TAKE_NUMBERS, (count,)).fetchone()
+            ids = [self._conference_ids.for_number(n) for n in range(end - count, end)]
+            # Ids minted before the sequence existed (migration 0006) stay their meetings'.
+            taken = {
+                c
+                for (c,) in conn.execute(
+                    "SELECT conference_id FROM reserved_conference_ids"
+                    f" WHERE conference_id IN ({', '.join('?' * len(ids))})",
+                    ids,
+                )
+            }
+            return [c for c in ids if c not in taken]
+
+        return await self._db.write(run)
+
+    async def create(self, meeting: OnlineMeeting, max_per_user: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
             count = self._scheduled_count(conn, meeting.organizer_uri)
             if count >= max_per_user:
                 raise Conflict("TooManyOnlineMeetings", "This user has too many online meetings.")
-            stored = self._insert(conn, meeting)
+            self._insert(conn, meeting)
             self._counts[meeting.organizer_uri] = count + 1
-            return stored
 
-        return await self._db.write(run)
+        await self._db.write(run, isolated=False)
 
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         def run(conn: sqlite3.Connection) -> bool:
