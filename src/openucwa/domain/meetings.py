@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from openucwa.domain.errors import BadRequest, validation_failure
+from openucwa.domain.frozen import quick_constructor
 from openucwa.domain.ids import IdGenerator, MeetingId
 from openucwa.domain.users import Organization, parse_sip_uri
 
@@ -29,6 +30,8 @@ ASSIGNED = "myAssignedOnlineMeeting"
 
 def canonical_enum(value: str, allowed: Sequence[str]) -> str | None:
     """Match an enum value case-insensitively and return its canonical spelling."""
+    if value in allowed:  # already canonical, as clients send it: nothing to casefold
+        return value
     folded = value.casefold()
     for candidate in allowed:
         if candidate.casefold() == folded:
@@ -161,7 +164,7 @@ def _checked_enum(
 ) -> str:
     if value is None:
         return default
-    canonical = canonical_enum(value, allowed)
+    canonical = value if value in allowed else canonical_enum(value, allowed)
     if canonical is None:
         problems[name] = f"Must be one of: {', '.join(allowed)}."
         return default
@@ -185,20 +188,21 @@ def _checked_people(
         problems[name] = f"At most {rules.max_invitees} entries."
         return ()
     people: list[str] = []
+    members_only = rules.require_invitees_in_organization
+    contains = rules.organization.contains
     for raw in values:
         uri = parse_sip_uri(raw)
         if uri is None:
             problems[name] = f"Not a SIP address: {raw[:100]!r}."
             return ()
-        if rules.require_invitees_in_organization and not rules.organization.contains(uri):
+        if members_only and not contains(uri):
             problems[name] = f"{uri} is not part of the organization."
             return ()
-        if uri not in people:
-            people.append(uri)
-    return tuple(people)
+        people.append(uri)
+    return tuple(dict.fromkeys(people))  # duplicates dropped, first one kept
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: private, and a frozen __init__ costs ~1 us more
 class _Checked:
     access_level: str
     attendees: tuple[str, ...]
@@ -213,6 +217,16 @@ class _Checked:
 
 
 ASSIGNED_LIFETIME = timedelta(days=3650)
+EXPIRATION_PAST = timedelta(days=365)
+EXPIRATION_FUTURE = timedelta(days=3652)
+
+
+def _entry_exit_eligible(rules: SchedulingRules) -> tuple[str, ...]:
+    """The eligible entryExitAnnouncement values: "Enabled" only when the policy enables it."""
+    offered = rules.eligible.entry_exit_announcements
+    if rules.policies.entry_exit_announcement == "Enabled" or "Enabled" not in offered:
+        return offered
+    return tuple(v for v in offered if v != "Enabled")
 
 
 def check_input(
@@ -237,16 +251,11 @@ def check_input(
         d.automatic_leader_assignment,
         problems,
     )
-    eea_eligible = tuple(
-        v
-        for v in e.entry_exit_announcements
-        if v != "Enabled" or rules.policies.entry_exit_announcement == "Enabled"
-    )
     eea = _checked_enum(
         "entryExitAnnouncement",
         data.entry_exit_announcement,
         ENTRY_EXIT_ANNOUNCEMENTS,
-        eea_eligible,
+        _entry_exit_eligible(rules),
         d.entry_exit_announcement,
         problems,
     )
@@ -279,12 +288,13 @@ def check_input(
         )
     attendees = _checked_people("attendees", data.attendees, rules, problems)
     leaders = _checked_people("leaders", data.leaders, rules, problems)
-    leaders = tuple(uri for uri in leaders if uri != organizer_uri)
+    if organizer_uri in leaders:
+        leaders = tuple([uri for uri in leaders if uri != organizer_uri])
     expiration = data.expiration_time
     if expiration is None:
         lifetime = ASSIGNED_LIFETIME if online_meeting_rel == ASSIGNED else rules.default_lifetime
         expiration = now + lifetime
-    elif not (now - timedelta(days=365) <= expiration <= now + timedelta(days=3652)):
+    elif not (now - EXPIRATION_PAST <= expiration <= now + EXPIRATION_FUTURE):
         problems["expirationTime"] = (
             "Must fall between one year before and ten years after the current time."
         )
@@ -355,6 +365,11 @@ def with_new_identity(meeting: OnlineMeeting, ids: IdGenerator) -> OnlineMeeting
     return replace(meeting, meeting_id=ids.meeting_id())
 
 
+# Built on every create and update: the same objects for ~40% of the cost (domain/frozen.py).
+_build_meeting = quick_constructor(OnlineMeeting)
+build_meeting_input = quick_constructor(MeetingInput)
+
+
 def _with_fields(
     checked: _Checked,
     *,
@@ -368,7 +383,7 @@ def _with_fields(
     extensions: tuple[Extension, ...] = (),
 ) -> OnlineMeeting:
     """The one place a meeting is assembled: its identity plus the checked writable fields."""
-    return OnlineMeeting(
+    return _build_meeting(
         meeting_id=meeting_id,
         organizer_uri=organizer_uri,
         online_meeting_rel=online_meeting_rel,

@@ -37,10 +37,25 @@ class User:
 
 def parse_sip_uri(value: str) -> str | None:
     """``alice@contoso.com`` or ``sip:Alice@Contoso.com`` -> ``sip:alice@contoso.com``."""
+    known = _PARSED.get(value)
+    if known is not None:
+        return known
     match = _SIP_RE.match(value.strip())
     if match is None:
         return None
-    return f"sip:{match.group(1).lower()}@{match.group(2).lower()}"
+    uri = f"sip:{match.group(1).lower()}@{match.group(2).lower()}"
+    if len(value) <= _PARSED_MAX_LENGTH:
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[value] = uri
+    return uri
+
+
+# Addresses already parsed (valid ones): the same few attendees come back in request after
+# request, and the regex costs ~0.5 us an address against ~0.05 us for the lookup.
+_PARSED: dict[str, str] = {}
+_PARSED_LIMIT = 4096
+_PARSED_MAX_LENGTH = 256
 
 
 def require_sip_uri(value: str) -> str:
@@ -57,7 +72,8 @@ class Organization:
     domains: frozenset[str]
 
     def contains(self, uri: str) -> bool:
-        return uri.split("@", 1)[-1].lower() in self.domains
+        # The part after the first "@" (the whole text without one), as split("@", 1)[-1].
+        return uri[uri.find("@") + 1 :].lower() in self.domains
 
     @property
     def primary_domain(self) -> str:

@@ -14,10 +14,12 @@ _ISO = re.compile(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_MS = timedelta(milliseconds=1)
+
+
 def to_aspnet(value: datetime) -> str:
-    delta = value - _EPOCH
-    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    return f"/Date({ms})/"
+    # Milliseconds since the epoch, rounded down: timedelta // timedelta is exact integer math.
+    return f"/Date({(value - _EPOCH) // _MS})/"
 
 
 def to_iso(value: datetime) -> str:

@@ -25,6 +25,7 @@ from openucwa.representation.resource import UCWA_NAMESPACE
 MAX_XML_DEPTH = 16
 IGNORED = frozenset({"rel", "etag", "_links", "_embedded"})
 _NS = "{" + UCWA_NAMESPACE + "}"
+_IS_TEXT = str.__instancecheck__  # isinstance(v, str) that map() calls without a Python frame
 
 
 def _malformed(detail: str) -> BadRequest:
@@ -62,7 +63,10 @@ class InputDoc:
         return None if entry is None else entry[1]
 
     def text(self, name: str, max_length: int | None = None) -> str | None:
-        value = self.raw(name)
+        entry = self.values.get(name.casefold())  # raw(), inlined: a meeting reads ten
+        if entry is None:
+            return None
+        value = entry[1]
         if value is None:
             return None
         if not isinstance(value, str):
@@ -74,12 +78,15 @@ class InputDoc:
         return value
 
     def text_list(self, name: str, max_items: int = 10_000) -> list[str] | None:
-        value = self.raw(name)
+        entry = self.values.get(name.casefold())
+        if entry is None:
+            return None
+        value = entry[1]
         if value is None:
             return None
         if isinstance(value, str) and self.textual:
             value = [value] if value else []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list) or not all(map(_IS_TEXT, value)):
             self.problems[name] = "Must be an array of strings."
             return None
         if len(value) > max_items:
@@ -119,7 +126,7 @@ class InputDoc:
 
 def from_json(body: bytes) -> InputDoc:
     doc = InputDoc()
-    if not body.strip():
+    if not body or body.isspace():
         return doc
     try:
         data = orjson.loads(body)
@@ -127,12 +134,14 @@ def from_json(body: bytes) -> InputDoc:
         raise _malformed(f"invalid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise _malformed("the JSON body must be an object")
+    values = doc.values
     for name, value in data.items():
-        if name.casefold() == "_links" and isinstance(value, dict):
+        key = name.casefold()
+        if key == "_links" and isinstance(value, dict):
             for rel, link in value.items():
                 if isinstance(link, dict) and isinstance(link.get("href"), str):
                     doc.links[rel.casefold()] = link["href"]
-        doc.put(name, value)
+        values[key] = (name, value)  # put(), inlined
     return doc
 
 

@@ -63,6 +63,9 @@ def body_format(content_type: str | None) -> Format | None:
     """The codec for a request body, or None if the type is not a UCWA resource type."""
     if not content_type:
         return None
+    exact = _BY_TYPE.get(content_type)  # "application/json" as sent: nothing to split
+    if exact is not None:
+        return exact[0]
     media = content_type.split(";", 1)[0].strip().lower()
     found = _BY_TYPE.get(media)
     return found[0] if found else None

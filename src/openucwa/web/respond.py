@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openucwa.representation import json_codec, xml_codec
-from openucwa.representation.media_types import negotiate
+from openucwa.representation.media_types import JSON, VND_JSON, VND_XML, XML, negotiate
 from openucwa.representation.resource import ErrorBody, Resource
 
 COMMON_HEADERS = {
@@ -22,8 +22,7 @@ GZIP_MIN_BYTES = 0  # some clients gunzip every GET body they asked gzip for
 
 
 def _wants_gzip(request: Request) -> bool:
-    if request.method != "GET":
-        return False
+    """Only GETs are compressed (the method is checked by the caller first)."""
     accept = request.headers.get("accept-encoding")
     return accept is not None and "gzip" in accept.lower()
 
@@ -49,14 +48,29 @@ def _finish(
 ) -> Response:
     raw = [*_COMMON_RAW]
     for name, value in headers.items():
-        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+        raw.append((_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")))
+    if body and request.method == "GET" and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
         body = gzip.compress(body, compresslevel=5)
         raw.append((b"content-encoding", b"gzip"))
         raw.append((b"vary", b"Accept-Encoding"))
-    raw.append((b"content-length", str(len(body)).encode("latin-1")))
-    raw.append((b"content-type", content_type.encode("latin-1")))
+    raw.append((b"content-length", b"%d" % len(body)))
+    raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
     return EncodedResponse(body, status, raw)
+
+
+# Response header names and the negotiated content types, encoded once.
+_RAW_NAMES: dict[str, bytes] = {}
+_RAW_TYPES: dict[str, bytes] = {
+    f"{media}; charset=utf-8": f"{media}; charset=utf-8".encode("latin-1")
+    for media in (JSON, VND_JSON, XML, VND_XML)
+}
+
+
+def _raw_name(name: str) -> bytes:
+    raw = name.lower().encode("latin-1")
+    if len(_RAW_NAMES) < 256:  # the names are the code's own: a handful
+        _RAW_NAMES[name] = raw
+    return raw
 
 
 def render_bytes(
@@ -78,11 +92,13 @@ def render(
     everything the representation depends on, e.g. ids and ETags) the encoded bytes are kept
     and ``resource`` may be a builder that is only called on a miss."""
     negotiated = negotiate(request.headers.get("accept"))
-    extra = dict(headers or {})
+    extra = dict(headers) if headers else {}
     if etag is not None:
         extra["ETag"] = f'"{etag}"'
-        if request.method == "GET" and etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers={**COMMON_HEADERS, **extra})
+        if request.method == "GET":
+            if_none_match = request.headers.get("if-none-match")
+            if if_none_match is not None and etag_matches(if_none_match, etag):
+                return Response(status_code=304, headers={**COMMON_HEADERS, **extra})
     codec = json_codec if negotiated.format == "json" else xml_codec
     if cache_key is None:
         built = resource() if callable(resource) else resource

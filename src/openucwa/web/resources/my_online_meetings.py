@@ -7,7 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openucwa.auth import scopes
-from openucwa.domain.meetings import ASSIGNED, PUT_MARKER, MeetingInput, OnlineMeeting
+from openucwa.domain.meetings import (
+    ASSIGNED,
+    PUT_MARKER,
+    MeetingInput,
+    OnlineMeeting,
+    build_meeting_input,
+)
 from openucwa.representation.input import InputDoc
 from openucwa.representation.resource import Link, Resource
 from openucwa.web.body import read_input
@@ -23,7 +29,7 @@ def meeting_input(doc: InputDoc) -> MeetingInput:
     entry_exit = doc.text("entryExitAnnouncement")
     if entry_exit is None:  # the alias the task pages and the sample client send (E12)
         entry_exit = doc.text("attendanceAnnouncementsStatus")
-    data = MeetingInput(
+    data = build_meeting_input(
         access_level=doc.text("accessLevel"),
         attendees=doc.text_list("attendees"),
         automatic_leader_assignment=doc.text("automaticLeaderAssignment"),
@@ -41,7 +47,11 @@ def meeting_input(doc: InputDoc) -> MeetingInput:
 
 def represent_meeting(links: Links, app_id: str, meeting: OnlineMeeting, meet_url: str) -> Resource:
     rel = "myAssignedOnlineMeeting" if meeting.online_meeting_rel == ASSIGNED else "myOnlineMeeting"
-    extensions = [represent_extension(links, app_id, meeting, e) for e in meeting.extensions]
+    extensions = (
+        [represent_extension(links, app_id, meeting, e) for e in meeting.extensions]
+        if meeting.extensions
+        else None
+    )
     return Resource(
         rel,
         href=links.meeting(app_id, meeting.meeting_id),
@@ -115,7 +125,7 @@ async def get_meeting(request: Request) -> Response:
         app.app_id,
         meeting.meeting_id,
         meeting.etag,
-        tuple(e.etag for e in meeting.extensions),
+        tuple([e.etag for e in meeting.extensions]) if meeting.extensions else (),
         origin,
         svc.edge.meet_url,
     )
