@@ -66,6 +66,10 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache per connection (SQLite's default is 2 MiB): new meetings land on
+    # random primary-key pages, and once the index outgrew the cache each insert read a page
+    # back from the OS (measured in-process at 60,000 meetings: 134 -> 112 us per POST).
+    conn.execute("PRAGMA cache_size=-65536")
     return conn
 
 
