@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
@@ -40,23 +41,7 @@ def to_tree(resource: Resource) -> dict[str, Any]:
             out[name] = value
         elif value is not None:
             out[name] = _value(value)
-    links: dict[str, Any] = {}
-    if resource.href is not None:
-        links["self"] = {"href": resource.href}
-    for rel, link in resource.links.items():
-        links[rel] = [_link(x) for x in link] if isinstance(link, list) else _link(link)
-    if links:
-        out["_links"] = links
-    if resource.embedded:
-        out["_embedded"] = {
-            rel: [to_tree(x) for x in item] if isinstance(item, list) else to_tree(item)
-            for rel, item in resource.embedded.items()
-        }
-    if resource.show_rel:
-        out["rel"] = resource.rel
-    if resource.etag is not None:
-        out["etag"] = resource.etag
-    return out
+    return _framed(resource, out, to_tree)
 
 
 def _encodable(resource: Resource) -> dict[str, Any]:
@@ -67,6 +52,14 @@ def _encodable(resource: Resource) -> dict[str, Any]:
     out: dict[str, Any] = dict(properties)
     if None in properties.values():
         out = {name: value for name, value in properties.items() if value is not None}
+    return _framed(resource, out, _encodable)
+
+
+def _framed(
+    resource: Resource, out: dict[str, Any], tree: Callable[[Resource], dict[str, Any]]
+) -> dict[str, Any]:
+    """``out`` (the properties) with the links, the embedded resources (through ``tree``), the
+    rel and the etag, in the order UCWA servers write them."""
     links: dict[str, Any] = {}
     if resource.href is not None:
         links["self"] = {"href": resource.href}
@@ -79,7 +72,7 @@ def _encodable(resource: Resource) -> dict[str, Any]:
         out["_links"] = links
     if resource.embedded:
         out["_embedded"] = {
-            rel: [_encodable(x) for x in item] if isinstance(item, list) else _encodable(item)
+            rel: [tree(x) for x in item] if isinstance(item, list) else tree(item)
             for rel, item in resource.embedded.items()
         }
     if resource.show_rel:
