@@ -11,12 +11,22 @@ the event loop, the ceiling any endpoint served this way can reach. A POST or PU
 With ``BENCH_HOLD=1`` a request whose path ends in ``/events`` is not answered: it waits for the
 client to go away, like a held long poll with nothing to say. bench/events.py uses that as the
 memory baseline of a held P-GET (what uvicorn, httptools and uvloop cost per held request).
+
+Two calibration variants (``bench/run.py --calibrate``) price the parts of a meeting POST:
+
+- ``BENCH_DURABLE_DB=PATH``: each POST body is stored as one row of a SQLite database through
+  openucwa's own write path (``storage/sql/engine.py``: WAL, ``synchronous=FULL``, group
+  commit on a commit thread), and answered once its commit returned. What durability costs.
+- ``BENCH_BURN_US=N``: each POST spends N microseconds of CPU (a busy loop on the thread's CPU
+  clock) before the answer. What a given amount of application work costs under this load.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -50,6 +60,31 @@ START: Message = {
 }
 RESPONSE: Message = {"type": "http.response.body", "body": BODY}
 HOLD = os.environ.get("BENCH_HOLD", "") == "1"
+BURN_S = float(os.environ.get("BENCH_BURN_US", "0") or 0) / 1e6
+DURABLE_DB = os.environ.get("BENCH_DURABLE_DB", "")
+_INSERT = "INSERT INTO bench_rows (body) VALUES (?)"
+_database: Any = None  # openucwa's SqliteDatabase, with BENCH_DURABLE_DB
+
+
+async def _open_database() -> None:
+    global _database
+    from openucwa.storage.sql.engine import SqliteDatabase, migrate  # only this variant needs it
+
+    url = f"sqlite:///{DURABLE_DB}"
+    migrate(url)  # the engine only starts on a migrated database
+    conn = sqlite3.connect(DURABLE_DB)
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_rows (id INTEGER PRIMARY KEY, body BLOB)")
+    conn.commit()
+    conn.close()
+    _database = SqliteDatabase(url)
+    await _database.start()
+
+
+def _burn(seconds: float) -> None:
+    clock = time.thread_time
+    end = clock() + seconds
+    while clock() < end:
+        pass
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,16 +94,29 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 pass
             return
         if scope["method"] in ("POST", "PUT"):  # read the body, as any real endpoint does
-            while (await receive()).get("more_body", False):
-                pass
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            if BURN_S:
+                _burn(BURN_S)
+            if _database is not None:
+                body = b"".join(chunks)
+                await _database.write(lambda conn: conn.execute(_INSERT, (body,)), isolated=False)
         await send(START)
         await send(RESPONSE)
     elif scope["type"] == "lifespan":
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if DURABLE_DB:
+                    await _open_database()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if _database is not None:
+                    await _database.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -71,6 +71,14 @@ BARE_GET, GET, BARE_POST, POST = "bare GET", "meeting GET", "bare POST", "meetin
 TARGETS: dict[str, float] = {GET: 0.5, POST: 0.25}
 # Each case is compared with the bare endpoint answering the very same requests in the same round.
 BASELINE: dict[str, str] = {GET: BARE_GET, POST: BARE_POST}
+# --calibrate: the bare endpoint with a durable write, and with a fixed amount of CPU per POST.
+DURABLE_POST = "bare POST + durable write"
+
+
+def burn_case(us: int) -> str:
+    return f"bare POST + {us} us CPU"
+
+
 WRK_SLACK = 60  # seconds a wrk run may take beyond its duration before it is killed
 
 
@@ -399,9 +407,11 @@ def run(args: argparse.Namespace) -> int:
     cli = openucwa_command()
     services: list[Service] = []
     body = json.dumps(MEETING, separators=(",", ":")).encode()
-    results = {
-        name: CaseResult(name, TARGETS.get(name)) for name in (BARE_GET, GET, BARE_POST, POST)
-    }
+    names = [BARE_GET, GET, BARE_POST]
+    calibration = [DURABLE_POST, burn_case(args.burn_us)] if args.calibrate else []
+    names += calibration
+    names.append(POST)
+    results = {name: CaseResult(name, TARGETS.get(name)) for name in names}
 
     with tempfile.TemporaryDirectory(prefix="openucwa-bench-") as tmp:
         workdir = Path(tmp)
@@ -446,8 +456,22 @@ def run(args: argparse.Namespace) -> int:
                 Case(BARE_GET, bare, meeting_href, "get.lua", [token]),
                 Case(GET, server, meeting_href, "get.lua", [token]),
                 Case(BARE_POST, bare, "/", "post.lua", post_args),
-                Case(POST, server, "/", "post.lua", post_args),
             ]
+            if args.calibrate:
+                variants = [
+                    (DURABLE_POST, "bare-durable", {"BENCH_DURABLE_DB": str(workdir / "bare.db")}),
+                    (burn_case(args.burn_us), "bare-burn", {"BENCH_BURN_US": str(args.burn_us)}),
+                ]
+                for name, slug, extra in variants:
+                    port = free_port()
+                    argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)]
+                    variant = start_service(
+                        slug, pinned(argv, server_cpu), {**bare_env, **extra}, port, workdir
+                    )
+                    services.append(variant)
+                    wait_ready(variant)
+                    plan.append(Case(name, variant, "/", "post.lua", post_args))
+            plan.append(Case(POST, server, "/", "post.lua", post_args))
             acknowledged = 1  # the meeting created above
             for round_ in range(1, args.rounds + 1):
                 round_rps: dict[str, float] = {}
@@ -468,7 +492,10 @@ def run(args: argparse.Namespace) -> int:
                     round_rps[case.name] = result.rps
                     collected = results[case.name]
                     collected.runs.append(result)
-                    baseline_rps = round_rps.get(BASELINE.get(case.name, case.name), 0.0)
+                    baseline = BASELINE.get(case.name) or (
+                        BARE_POST if case.name in calibration else case.name
+                    )
+                    baseline_rps = round_rps.get(baseline, 0.0)
                     if baseline_rps:
                         collected.ratios.append(result.rps / baseline_rps)
 
@@ -551,6 +578,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=8, help="users the POSTs are spread over")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also run the bare endpoint with a durable write per POST (openucwa's SQLite "
+        "write path) and with --burn-us of CPU per POST: what durability and application "
+        "work cost under this load (no targets)",
+    )
+    parser.add_argument(
+        "--burn-us", type=int, default=80, help="CPU per POST of the --calibrate case (80)"
+    )
+    parser.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",
@@ -558,6 +595,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "two CPUs are available)",
     )
     args = parser.parse_args(argv)
+    if args.burn_us < 1:
+        parser.error("--burn-us >= 1")
     if args.duration < 1 or args.warmup < 0 or args.users < 1 or args.rounds < 1:
         parser.error("--duration >= 1, --rounds >= 1, --warmup >= 0 and --users >= 1")
     if args.threads < 1 or args.connections < args.threads:
