@@ -522,6 +522,9 @@ def run(args: argparse.Namespace) -> int:
     post, bare_get = results[POST], results[BARE_GET]
     if post.runs and bare_get.runs:  # the stricter reading, for the record
         print(f"meeting POST against bare GET: {post.rps / bare_get.rps:.2f}")
+    durable = results.get(DURABLE_POST)
+    if durable is not None and durable.runs and post.runs:  # the baseline that also commits
+        print(f"meeting POST against bare POST + durable write: {post.rps / durable.rps:.2f}")
     verdict = "ok" if durability.ok else "LOST MEETINGS"
     print(
         f"durability: {durability.stored} meetings in the database after SIGKILL, "
