@@ -9,8 +9,9 @@ The P-GET skips Starlette's middleware and router frames because thousands of th
 open at once (measured: ~6 KB per held poll); the meeting GET and POST skip them for speed
 (measured: ~15 us of ~75 us per GET). All go through the same endpoint functions and the same
 error handlers as every other request, and stay in the route table (for links and HEAD). Their
-Request is a ``DirectRequest`` (headers indexed once), and a rendered response is sent as the
-two ASGI messages Starlette's Response would send.
+Request is a ``DirectRequest`` (headers indexed once), their responses wait for the end of the
+loop turn to leave together (``send_gate.py``), and a rendered response is sent as the two ASGI
+messages Starlette's Response would send.
 
 Authentication is per endpoint (``web/guard.py``), not a middleware: discovery, the token
 endpoint and the join page are public, and the hot paths pay for nothing they do not use.
@@ -39,6 +40,7 @@ from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
 from openucwa.web.routes import ROUTES
 from openucwa.web.security import Unauthorized, challenge
+from openucwa.web.send_gate import SendGate
 
 
 class IndexedHeaders(Headers):
@@ -131,6 +133,7 @@ class PathNormalizer:
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
+        self.send_gate = SendGate()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -162,6 +165,7 @@ class PathNormalizer:
             response = await challenge(request, exc)
         except Exception as exc:  # noqa: BLE001 - logged, answered as ServiceFailure
             response = await unexpected_error(request, exc)
+        await self.send_gate.wait()  # leave with the others ready in this turn (send_gate.py)
         if type(response) is EncodedResponse:  # what Response.__call__ sends, one frame less
             await send(
                 {
