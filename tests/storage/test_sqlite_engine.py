@@ -184,3 +184,23 @@ async def test_a_broken_transaction_fails_its_writes_instead_of_hanging(
     assert all(isinstance(r, sqlite3.Error) for r in results), results
     await storage.users.add(person(9))  # the engine goes on
     assert [u.uri for u in await storage.users.list()] == ["sip:user9@contoso.com"]
+
+
+async def test_a_job_that_ends_the_transaction_itself_fails_its_batch(
+    storage: SqliteStorage,
+) -> None:
+    def commits_on_its_own(conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")  # no SAVEPOINT around it: the batch's COMMIT finds nothing open
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            storage.db.write(commits_on_its_own, isolated=False),
+            storage.users.add(person(8)),
+            return_exceptions=True,
+        ),
+        timeout=5,
+    )
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+    assert "no transaction is active" in str(results[0])
+    await storage.users.add(person(9))  # the engine goes on
+    assert "sip:user9@contoso.com" in [u.uri for u in await storage.users.list()]

