@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from openucwa.domain.errors import UcwaError
 from openucwa.services.housekeeping import Job, run_forever
-from openucwa.web.context import Services
+from openucwa.web.context import SCOPE_KEY, Services
 from openucwa.web.errors import http_error, ucwa_error, unexpected_error
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
@@ -134,6 +134,7 @@ class PathNormalizer:
     def __init__(self, app: Starlette) -> None:
         self.app = app
         self.send_gate = SendGate()
+        self._services: Services | None = getattr(app.state, "services", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -156,6 +157,8 @@ class PathNormalizer:
     ) -> None:
         scope["app"] = self.app
         scope["path_params"] = params
+        if self._services is not None:  # what services(request) would find through app.state
+            scope[SCOPE_KEY] = self._services
         request = DirectRequest(scope, receive, send)
         try:
             response = await endpoint(request)
@@ -208,4 +211,4 @@ def create_app(
     }
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
     app.state.services = services
-    return PathNormalizer(app)
+    return PathNormalizer(app)  # after app.state.services is set: the direct routes take it
