@@ -1,6 +1,6 @@
 """Benchmark the real server against a bare ASGI endpoint, both under wrk, in one run.
 
-    scripts/bench [--duration 10] [--connections 32] [--json results.json]
+    scripts/bench [--rounds 3] [--duration 5] [--connections 32] [--json results.json]
 
 Steps: a temp dir with a fresh, migrated SQLite database and a few users; ``openucwa serve`` as
 a subprocess on a free 127.0.0.1 port; sign-in and an application per user over HTTP, one
@@ -571,10 +571,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="bench/run.py",
         description="Benchmark openucwa (meeting GET and POST) against a bare ASGI endpoint.",
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds per case (10)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per case and round (5)")
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per case (2)")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="repeat bare/GET/POST this often; report medians (1)"
+        "--rounds",
+        type=int,
+        default=3,
+        help="repeat bare/GET/POST this often, interleaved; report medians (3: the host's speed "
+        "drifts by 20-35 %% within minutes, and one round can land on a slow one)",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
