@@ -46,10 +46,12 @@ def test_one_gate_serves_one_loop_after_another() -> None:
     gate = SendGate()
 
     async def stranded() -> None:
-        gate.wait()  # its loop stops before the gate opens
+        gate.wait()
+        asyncio.get_running_loop().stop()  # the loop ends with this turn: the gate never opens
 
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(stranded())
+    loop.create_task(stranded())
+    loop.run_forever()
     loop.close()
 
     async def served() -> None:
