@@ -23,6 +23,7 @@ from openucwa.representation.dates import parse_date
 from openucwa.representation.resource import UCWA_NAMESPACE
 
 MAX_XML_DEPTH = 16
+MAX_LIST_ITEMS = 10_000  # a property's array, unless its reader asks for fewer
 IGNORED = frozenset({"rel", "etag", "_links", "_embedded"})
 _NS = "{" + UCWA_NAMESPACE + "}"
 _IS_TEXT = str.__instancecheck__  # isinstance(v, str) that map() calls without a Python frame
@@ -77,7 +78,7 @@ class InputDoc:
             return None
         return value
 
-    def text_list(self, name: str, max_items: int = 10_000) -> list[str] | None:
+    def text_list(self, name: str, max_items: int = MAX_LIST_ITEMS) -> list[str] | None:
         entry = self.values.get(name.casefold())
         if entry is None:
             return None

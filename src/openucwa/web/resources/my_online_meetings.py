@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,9 +15,10 @@ from openucwa.domain.meetings import (
     OnlineMeeting,
     build_meeting_input,
 )
-from openucwa.representation.input import InputDoc
+from openucwa.representation.dates import parse_date
+from openucwa.representation.input import MAX_LIST_ITEMS, InputDoc
 from openucwa.representation.resource import Link, Resource
-from openucwa.web.body import read_input
+from openucwa.web.body import decode_input, read_json_or_input
 from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
@@ -43,6 +45,75 @@ def meeting_input(doc: InputDoc) -> MeetingInput:
         problems=dict(doc.problems),  # reported together with the rule violations
     )
     return data
+
+
+class _MeetingJson(msgspec.Struct, forbid_unknown_fields=True):
+    """A meeting's writable properties as clients send them in JSON: exactly these names,
+    each of its type or null. Anything else (another spelling, a wrong type, any other
+    property) is not decoded here but by the tolerant reader (``meeting_input``)."""
+
+    accessLevel: str | None = None  # noqa: N815 - the JSON property names
+    attendees: list[str] | None = None
+    automaticLeaderAssignment: str | None = None  # noqa: N815
+    description: str | None = None
+    entryExitAnnouncement: str | None = None  # noqa: N815
+    attendanceAnnouncementsStatus: str | None = None  # noqa: N815
+    expirationTime: str | None = None  # noqa: N815
+    leaders: list[str] | None = None
+    lobbyBypassForPhoneUsers: str | None = None  # noqa: N815
+    phoneUserAdmission: str | None = None  # noqa: N815
+    subject: str | None = None
+
+
+_DECODE_MEETING_JSON = msgspec.json.Decoder(_MeetingJson)
+
+
+def meeting_input_from_json(body: bytes) -> MeetingInput | None:
+    """What ``meeting_input(from_json(body))`` returns, decoded and type-checked in one pass
+    of msgspec's C decoder, for the bodies clients send; None for any other body, which then
+    goes the tolerant way. Measured: ~3.3 against ~10.4 us per meeting body, and +3 % meeting
+    POSTs per second (bench/README.md)."""
+    try:
+        m = _DECODE_MEETING_JSON.decode(body)
+    except (msgspec.DecodeError, ValueError):  # ValueError: bytes that are not UTF-8
+        return None
+    expiration = None
+    if m.expirationTime is not None:
+        expiration = parse_date(m.expirationTime)
+        if expiration is None:
+            return None  # the tolerant reader names the problem
+    if (m.attendees is not None and len(m.attendees) > MAX_LIST_ITEMS) or (
+        m.leaders is not None and len(m.leaders) > MAX_LIST_ITEMS
+    ):
+        return None
+    entry_exit = m.entryExitAnnouncement
+    if entry_exit is None:
+        entry_exit = m.attendanceAnnouncementsStatus
+    return build_meeting_input(
+        access_level=m.accessLevel,
+        attendees=m.attendees,
+        automatic_leader_assignment=m.automaticLeaderAssignment,
+        description=m.description,
+        entry_exit_announcement=entry_exit,
+        expiration_time=expiration,
+        leaders=m.leaders,
+        lobby_bypass_for_phone_users=m.lobbyBypassForPhoneUsers,
+        phone_user_admission=m.phoneUserAdmission,
+        subject=m.subject,
+        problems={},
+    )
+
+
+async def read_meeting_input(request: Request, with_query: bool = True) -> MeetingInput:
+    """The meeting properties of a POST or PUT body (JSON or XML, §0.4's tolerant input)."""
+    got = await read_json_or_input(request, with_query)
+    if type(got) is bytes:
+        data = meeting_input_from_json(got)
+        if data is not None:
+            return data
+        got = decode_input(request, got, with_query)
+    assert isinstance(got, InputDoc)
+    return meeting_input(got)
 
 
 def represent_meeting(links: Links, app_id: str, meeting: OnlineMeeting, meet_url: str) -> Resource:
@@ -106,7 +177,7 @@ async def list_meetings(request: Request) -> Response:
 
 async def create_meeting(request: Request) -> Response:
     caller, app = await application_of(request, scopes.MEETINGS_READWRITE)
-    data = meeting_input(await read_input(request))
+    data = await read_meeting_input(request)
     svc = services(request)
     meeting = await svc.meetings.create(caller.uri, data)
     resource = represent_meeting(Links(request), app.app_id, meeting, svc.edge.meet_url)
@@ -143,7 +214,7 @@ async def put_meeting(request: Request) -> Response:
     meeting_id = request.path_params["meeting_id"]
     if_match = parse_if_match(request.headers.get("if-match"))
     await svc.meetings.get(caller.uri, meeting_id)  # 404 before 428/400
-    data = meeting_input(await read_input(request, with_query=False))
+    data = await read_meeting_input(request, with_query=False)
     meeting = await svc.meetings.update(caller.uri, meeting_id, data, if_match)
     resource = represent_meeting(Links(request), app.app_id, meeting, svc.edge.meet_url)
     return render(request, resource, etag=meeting.etag)
