@@ -11,15 +11,15 @@ _ISO = re.compile(
     r"(Z|z|[+-]\d{2}:?\d{2})?$",
     re.ASCII,  # \d is [0-9]: no Arabic-Indic or full-width digits
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-_MS = timedelta(milliseconds=1)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def to_aspnet(value: datetime) -> str:
     # Milliseconds since the epoch, rounded down: timedelta // timedelta is exact integer math.
-    return f"/Date({(value - _EPOCH) // _MS})/"
+    return f"/Date({(value - EPOCH) // MILLISECOND})/"
 
 
 def to_iso(value: datetime) -> str:
@@ -37,7 +37,7 @@ def parse_date(text: str) -> datetime | None:
         match = _ASPNET.match(text)
         if match:
             ms = int(match.group(1))
-            return _EPOCH + timedelta(milliseconds=ms)
+            return EPOCH + timedelta(milliseconds=ms)
         match = _ISO.match(text)
         if match is None:
             return None

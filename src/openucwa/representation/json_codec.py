@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from openucwa.representation.dates import to_aspnet
+from openucwa.representation.dates import EPOCH, MILLISECOND, to_aspnet
 from openucwa.representation.resource import (
     ErrorBody,
     Event,
@@ -83,9 +83,10 @@ def _framed(
 
 
 def _default(value: Any) -> Any:
-    """orjson's hook for what it passes through: datetimes (``OPT_PASSTHROUGH_DATETIME``)."""
+    """orjson's hook for what it passes through: datetimes (``OPT_PASSTHROUGH_DATETIME``),
+    written whole as the ASP.NET serializer writes them: ``"\\/Date(ms)\\/"``."""
     if isinstance(value, datetime):
-        return to_aspnet(value)
+        return orjson.Fragment(b'"\\/Date(%d)\\/"' % ((value - EPOCH) // MILLISECOND))
     if isinstance(value, date | time):  # as orjson writes them itself
         return value.isoformat()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
@@ -95,6 +96,7 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def _escape_dates(body: bytes) -> bytes:
+    # For event batches, whose embedded resources come from to_tree (dates already text).
     # The ASP.NET serializer writes "\/Date(…)\/"; "\/" is a plain "/" to every JSON parser.
     # Nothing is escaped in a body without "/Date(". A date's opening is replaced first: when
     # there was one, that search already answered (saves ~3.5k instructions per meeting).
@@ -105,7 +107,9 @@ def _escape_dates(body: bytes) -> bytes:
 
 
 def encode(resource: Resource) -> bytes:
-    return _escape_dates(orjson.dumps(_encodable(resource), default=_default, option=_OPTIONS))
+    # Dates come out of _default already escaped: no pass over the body to escape them
+    # (~12k instructions less for a meeting than two bytes.replace over its 1.2 KB).
+    return orjson.dumps(_encodable(resource), default=_default, option=_OPTIONS)
 
 
 def _error_tree(error: ErrorBody) -> dict[str, Any]:
