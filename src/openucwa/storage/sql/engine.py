@@ -81,7 +81,7 @@ class _CommitThread:
     """One thread that runs each batch's COMMIT (the fsync) and hands the outcome back to the
     event loop. A plain thread on a queue rather than a one-worker ThreadPoolExecutor: the
     executor's futures, conditions and callbacks cost, per commit, more than the hop itself
-    (measured side by side on one CPU: +2 % meeting POSTs per second, bench/README.md)."""
+    (measured side by side on one CPU, bench/ab.py: +4 % meeting POSTs per second)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, done: Callable[..., None]) -> None:
         self._loop = loop
