@@ -83,9 +83,13 @@ class _CommitThread:
     executor's futures, conditions and callbacks cost, per commit, more than the hop itself
     (measured side by side on one CPU, bench/ab.py: +4 % meeting POSTs per second)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, done: Callable[..., None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        done: Callable[[BaseException | None, Outcomes], None],  # called on the loop
+    ) -> None:
         self._loop = loop
-        self._done = done  # called on the loop: done(error or None, outcomes)
+        self._done = done
         self._batches: queue.SimpleQueue[tuple[sqlite3.Connection, Outcomes] | None]
         self._batches = queue.SimpleQueue()
         # A daemon: a process that exits without closing the database is not held up by it

@@ -107,13 +107,10 @@ def meeting_input_from_json(body: bytes) -> MeetingInput | None:
 async def read_meeting_input(request: Request, with_query: bool = True) -> MeetingInput:
     """The meeting properties of a POST or PUT body (JSON or XML, §0.4's tolerant input)."""
     got = await read_json_or_input(request, with_query)
-    if type(got) is bytes:
-        data = meeting_input_from_json(got)
-        if data is not None:
-            return data
-        got = decode_input(request, got, with_query)
-    assert isinstance(got, InputDoc)
-    return meeting_input(got)
+    if isinstance(got, InputDoc):
+        return meeting_input(got)
+    data = meeting_input_from_json(got)
+    return data if data is not None else meeting_input(decode_input(request, got, with_query))
 
 
 def represent_meeting(links: Links, app_id: str, meeting: OnlineMeeting, meet_url: str) -> Resource:
