@@ -127,6 +127,8 @@ def serve(
     """Serve the UCWA API over HTTP."""
     import uvicorn
 
+    from openucwa.web.http_protocol import UcwaHttpToolsProtocol
+
     settings = from_env(
         host=host,
         port=port,
@@ -147,7 +149,7 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=UcwaHttpToolsProtocol,  # httptools; unparsable requests get the UCWA body
         log_level=settings.log_level,
         access_log=access_log,
         lifespan="on",
