@@ -149,7 +149,8 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http=UcwaHttpToolsProtocol,  # httptools; unparsable requests get the UCWA body
+        # httptools; unparsable and oversized heads get the UCWA error body
+        http=UcwaHttpToolsProtocol.limited(settings.max_head_bytes),
         log_level=settings.log_level,
         access_log=access_log,
         lifespan="on",

@@ -4,6 +4,7 @@ request cannot be framed. A well-formed request on a new connection is served as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 
@@ -55,3 +56,104 @@ def test_an_unparsable_request_gets_the_ucwa_error_body(servers: Servers, raw: b
     assert b"Invalid HTTP request" not in answer and b"Traceback" not in answer
     with httpx.Client(base_url=server.url, timeout=10) as client:  # the server carries on
         assert client.get("/").status_code == 200
+
+
+def read_response(sock: socket.socket) -> tuple[str, dict[str, str], bytes]:
+    """One response with a Content-Length body, read off a keep-alive connection."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a whole head: {buffer!r}"
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside a body"
+        rest += chunk
+    return lines[0], headers, rest[:length]
+
+
+def assert_head_refused(answer: bytes) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 431 Request Header Fields Too Large"
+    assert "connection: close" in (line.lower() for line in lines)
+    assert json.loads(body) == {
+        "code": "BadRequest",
+        "message": "The request line and headers are larger than 65536 bytes.",
+    }
+
+
+def test_a_head_over_64_kib_is_refused_in_one_piece(servers: Servers) -> None:
+    server = servers.start()
+    raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2_000_000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with contextlib.suppress(ConnectionError):  # refused before it was all sent
+            sock.sendall(raw)
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert_head_refused(answer)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/").status_code == 200
+
+
+def test_a_head_dribbled_in_small_pieces_is_refused_once_past_64_kib(servers: Servers) -> None:
+    server = servers.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        sent = 0
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while sent < 1_000_000:
+                sock.sendall(b"X-Pad-%d: %s\r\n" % (sent, b"b" * 1000))
+                sent += 1000
+                sock.settimeout(0.001 if sent % 8000 else 0.05)
+                with contextlib.suppress(TimeoutError):
+                    if chunk := sock.recv(65536):
+                        answer += chunk
+                        break
+            sock.settimeout(10)
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert sent < 500_000, "the server kept reading the head long past the limit"
+    assert_head_refused(answer)
+
+
+def test_bodies_and_many_requests_on_one_connection_do_not_count_as_head(
+    servers: Servers,
+) -> None:
+    """A POST body of 200 KB (arriving with its head) and 100 keep-alive requests of ~1 KB of
+    headers each (100 KB in all) are answered normally."""
+    server = servers.start()
+    body = b'{"grant_type":"password","pad":"' + b"p" * 200_000 + b'"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /WebTicket/oauthtoken HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        status, _, _ = read_response(sock)
+        assert status == "HTTP/1.1 400 Bad Request"  # the token endpoint's own answer
+        for i in range(100):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n" % (b"%d" % i * 300))
+            status, headers, reply = read_response(sock)
+            assert status == "HTTP/1.1 200 OK", reply
+            assert headers["content-type"].startswith("application/json")
+
+
+def test_the_head_limit_is_a_setting(servers: Servers) -> None:
+    server = servers.start(env={"OPENUCWA_MAX_HEAD_BYTES": "2048"})
+    small = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"s" * 1000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(small)
+        assert read_response(sock)[0] == "HTTP/1.1 200 OK"
+    answer = exchange(
+        server.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 4000 + b"\r\n\r\n"
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(body)["message"] == "The request line and headers are larger than 2048 bytes."

@@ -1,44 +1,128 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse with the UCWA error body.
+"""uvicorn's httptools protocol, with two refusals in UCWA's terms.
 
-A request whose HTTP framing is broken (a Content-Length that is not a number, a malformed
-request line or header, a header block too large) never reaches the application: the HTTP
-parser refuses it and uvicorn answers ``400 text/plain "Invalid HTTP request received."``. Here
-that answer is the documented UCWA error body instead (JSON: nothing readable said which format
-the client wanted), still followed by closing the connection, since the rest of the stream
-cannot be framed. Everything else is uvicorn's own protocol, unchanged.
+1. A request whose HTTP framing is broken (a Content-Length that is not a number, a malformed
+   request line or header) never reaches the application: the HTTP parser refuses it and
+   uvicorn answers ``400 text/plain "Invalid HTTP request received."``. Here that answer is the
+   documented UCWA error body instead.
+2. uvicorn sets no limit on a request's head: the URL and the header lines are gathered in
+   memory however long they grow (a 20 MB header was read whole). Here a head longer than
+   ``max_head_bytes`` (``OPENUCWA_MAX_HEAD_BYTES``, 64 KiB by default) is refused with ``431``
+   and the UCWA error body.
+
+Both bodies are JSON (nothing readable said which format the client wanted), and both close the
+connection: the bytes that follow cannot be framed. Everything else is uvicorn's own protocol.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from openucwa.representation import json_codec
 from openucwa.representation.media_types import JSON
 from openucwa.representation.resource import ErrorBody
 from openucwa.web.respond import COMMON_HEADERS
 
+MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
 UNPARSABLE = ErrorBody("BadRequest", None, "The HTTP request could not be parsed.")
-_BODY = json_codec.encode_error(UNPARSABLE)
-_HEAD = b"".join(
-    [
-        b"HTTP/1.1 400 Bad Request\r\n",
-        *(
-            f"{name.lower()}: {value}\r\n".encode("latin-1")
-            for name, value in COMMON_HEADERS.items()
-        ),
-        f"content-type: {JSON}; charset=utf-8\r\n".encode("latin-1"),
-        b"content-length: %d\r\n" % len(_BODY),
-        b"connection: close\r\n",
-    ]
-)
+
+
+def head_too_large(limit: int) -> ErrorBody:
+    return ErrorBody(
+        "BadRequest", None, f"The request line and headers are larger than {limit} bytes."
+    )
+
+
+def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
+    """The head (without uvicorn's default headers and the blank line) and body of a refusal."""
+    body = json_codec.encode_error(error)
+    head = b"".join(
+        [
+            status_line,
+            *(f"{k.lower()}: {v}\r\n".encode("latin-1") for k, v in COMMON_HEADERS.items()),
+            f"content-type: {JSON}; charset=utf-8\r\n".encode("latin-1"),
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n",
+        ]
+    )
+    return head, body
+
+
+_UNPARSABLE = _refusal(b"HTTP/1.1 400 Bad Request\r\n", UNPARSABLE)
+_HEAD_TOO_LARGE_LINE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing (httptools reports it as a parse error)."""
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
-    """Pass as ``uvicorn.run(..., http=UcwaHttpToolsProtocol)``."""
+    """Pass as ``uvicorn.run(..., http=UcwaHttpToolsProtocol)``, or ``limited(n)`` of it.
+
+    The head limit is checked twice. A head still incomplete after a chunk is counted chunk by
+    chunk, so a head dribbled in pieces is refused before it grows past the limit by more than
+    one chunk. A head completed within a chunk that might hold more than the limit is measured
+    exactly when it completes."""
+
+    max_head_bytes = MAX_HEAD_BYTES
+    _head_too_large = _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(MAX_HEAD_BYTES))
+    _head_bytes = 0  # bytes received since the head being read began (0 outside a head)
+    _chunk_bytes = 0  # size of the chunk being parsed
+    _head_overflow = False
+
+    @classmethod
+    def limited(cls, max_head_bytes: int) -> type[UcwaHttpToolsProtocol]:
+        """This protocol with another limit on a request's head."""
+        return type(
+            cls.__name__,
+            (cls,),
+            {
+                "max_head_bytes": max_head_bytes,
+                "_head_too_large": _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(max_head_bytes)),
+            },
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self._chunk_bytes = len(data)
+        super().data_received(data)
+        if _reading_head(self.cycle):
+            # This chunk ended inside a head (the last one may also have carried the end of
+            # the previous request): the parser holds all of it until the head is complete.
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                self._head_overflow = True
+                self.send_400_response("")
+        elif self._head_bytes:
+            self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        limit = self.max_head_bytes
+        if self._head_bytes + self._chunk_bytes > limit and self._head_size() > limit:
+            self._head_overflow = True
+            raise _HeadTooLarge  # parsing stops; uvicorn calls send_400_response
+        super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        """The head just parsed, in bytes: request line, header lines, blank line (header
+        values without the trailing blanks the parser kept and uvicorn stripped)."""
+        line = len(self.parser.get_method()) + 1 + len(self.url) + len(" HTTP/1.1\r\n")
+        return line + sum(len(name) + len(value) + 4 for name, value in self.headers) + 2
 
     def send_400_response(self, msg: str) -> None:
-        default = b"".join(
-            b"%s: %s\r\n" % (name, value) for name, value in self.server_state.default_headers
-        )
-        self.transport.write(_HEAD + default + b"\r\n" + _BODY)
+        if self._head_overflow:
+            self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
+            self._refuse(self._head_too_large)
+        else:
+            self._refuse(_UNPARSABLE)
+
+    def _refuse(self, refusal: tuple[bytes, bytes]) -> None:
+        head, body = refusal
+        default = b"".join(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers)
+        self.transport.write(head + default + b"\r\n" + body)
         self.transport.close()
+
+
+def _reading_head(cycle: RequestResponseCycle | None) -> bool:
+    """After a chunk was parsed: is the parser inside a request's head? The current request's
+    head is complete once it has a cycle that is still being answered; after a completed
+    response, a cycle whose body was read whole means the next head (if any) is under way."""
+    return cycle is None or (cycle.response_complete and not cycle.more_body)
