@@ -125,10 +125,12 @@ def stop_service(service: Service, sig: int = signal.SIGTERM) -> None:
             proc.wait(STOP_TIMEOUT)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), or None where unavailable."""
+def cpu_seconds(pid: int, tid: int | None = None) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None where unavailable;
+    with ``tid``, of that one thread (a process's first thread has ``tid == pid``)."""
+    where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(where).read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on

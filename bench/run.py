@@ -97,6 +97,7 @@ class WrkResult:
     non2xx: int
     socket_errors: dict[str, int] = field(default_factory=dict)
     server_cpu_us: float | None = None  # CPU time of the server process per response
+    loop_cpu_us: float | None = None  # of that, its first thread's: the event loop
 
     @property
     def ok_responses(self) -> int:
@@ -190,7 +191,8 @@ def run_wrk(
         "--",
         *script_args,
     ]
-    cpu_before = cpu_seconds(target.proc.pid)
+    pid = target.proc.pid
+    cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
     try:
         done = subprocess.run(
             pinned(argv, load.cpu),
@@ -204,9 +206,11 @@ def run_wrk(
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     result = parse_wrk(done.stdout)
-    cpu_after = cpu_seconds(target.proc.pid)
+    cpu_after, loop_after = cpu_seconds(pid), cpu_seconds(pid, pid)
     if cpu_before is not None and cpu_after is not None and result.requests:
         result.server_cpu_us = (cpu_after - cpu_before) * 1e6 / result.requests
+    if loop_before is not None and loop_after is not None and result.requests:
+        result.loop_cpu_us = (loop_after - loop_before) * 1e6 / result.requests
     return result
 
 
@@ -305,6 +309,11 @@ class CaseResult:
         return statistics.median(values) if values else None
 
     @property
+    def loop_cpu_us(self) -> float | None:
+        values = [r.loop_cpu_us for r in self.runs if r.loop_cpu_us is not None]
+        return statistics.median(values) if values else None
+
+    @property
     def ratio(self) -> float | None:
         return statistics.median(self.ratios) if self.ratios else None
 
@@ -349,6 +358,7 @@ class CaseResult:
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
             "server_cpu_us_per_request": self.cpu_us,
+            "event_loop_cpu_us_per_request": self.loop_cpu_us,
             "ratio": self.ratio,
             "target": self.target,
             "passed": self.passed,
@@ -373,16 +383,17 @@ class Durability:
 def table(cases: Sequence[CaseResult]) -> str:
     rows = [
         "| case | req/s | p50 ms | p99 ms | ratio to bare | target | pass/fail "
-        "| server CPU us/req |",
-        "|---|---:|---:|---:|---:|---:|---|---:|",
+        "| server CPU us/req | of which event loop |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for c in cases:
         ratio = f"{c.ratio:.2f}" if c.ratio is not None else "-"
         target = f">= {c.target:.2f}" if c.target is not None else "-"
         cpu = f"{c.cpu_us:.0f}" if c.cpu_us is not None else "-"
+        loop = f"{c.loop_cpu_us:.0f}" if c.loop_cpu_us is not None else "-"
         rows.append(
             f"| {c.case} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | {ratio} | {target} "
-            f"| {c.verdict()} | {cpu} |"
+            f"| {c.verdict()} | {cpu} | {loop} |"
         )
     return "\n".join(rows)
 
