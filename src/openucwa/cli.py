@@ -149,8 +149,8 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        # httptools; unparsable and oversized heads get the UCWA error body
-        http=UcwaHttpToolsProtocol.limited(settings.max_head_bytes),
+        # httptools; unparsable, oversized and late heads get the UCWA error body
+        http=UcwaHttpToolsProtocol.configured(settings.max_head_bytes, settings.head_timeout),
         log_level=settings.log_level,
         access_log=access_log,
         lifespan="on",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import time
 
 import httpx
 import pytest
@@ -157,3 +158,71 @@ def test_the_head_limit_is_a_setting(servers: Servers) -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 431 ")
     assert json.loads(body)["message"] == "The request line and headers are larger than 2048 bytes."
+
+
+def assert_timed_out(answer: bytes, seconds: str) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 408 Request Timeout"
+    assert "connection: close" in (line.lower() for line in lines)
+    assert json.loads(body) == {
+        "code": "Timeout",
+        "message": f"The request head did not arrive within {seconds} s.",
+    }
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    answer = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_connection_that_sends_nothing_is_answered_408_and_closed(servers: Servers) -> None:
+    server = servers.start(env={"OPENUCWA_HEAD_TIMEOUT": "1"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+        waited = time.monotonic() - started
+    assert_timed_out(answer, "1")
+    assert 0.8 < waited < 5, waited
+
+
+def test_a_head_dribbled_slower_than_the_timeout_is_answered_408(servers: Servers) -> None:
+    server = servers.start(env={"OPENUCWA_HEAD_TIMEOUT": "1"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionError):
+            for _ in range(40):  # a header line every 0.1 s: the head never completes
+                sock.sendall(b"X-Slow: 1\r\n")
+                time.sleep(0.1)  # bounded: 40 steps at most
+        answer = read_until_closed(sock)
+        waited = time.monotonic() - started
+    assert_timed_out(answer, "1")
+    assert waited < 3.5, waited
+
+
+def test_slow_but_timely_heads_and_slow_bodies_are_served(servers: Servers) -> None:
+    """The timer covers one head: three requests whose heads each take 0.6 s (1.8 s in all on
+    one connection) are served, and so is a POST whose body takes 1.5 s after its head."""
+    server = servers.start(env={"OPENUCWA_HEAD_TIMEOUT": "1"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(3):
+            for part in (b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"Accept: */*\r\n", b"\r\n"):
+                sock.sendall(part)
+                time.sleep(0.15)
+            assert read_response(sock)[0] == "HTTP/1.1 200 OK"
+        body = b"grant_type=password&username=nobody%40contoso.com&password=x"
+        sock.sendall(
+            b"POST /WebTicket/oauthtoken HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        for i in range(0, len(body), len(body) // 5 + 1):
+            time.sleep(0.3)
+            sock.sendall(body[i : i + len(body) // 5 + 1])
+        status, _, reply = read_response(sock)
+    assert status == "HTTP/1.1 400 Bad Request"  # the token endpoint's answer, not a 408
+    assert json.loads(reply)["error"] == "invalid_grant"

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, with two refusals in UCWA's terms.
+"""uvicorn's httptools protocol, with three refusals in UCWA's terms.
 
 1. A request whose HTTP framing is broken (a Content-Length that is not a number, a malformed
    request line or header) never reaches the application: the HTTP parser refuses it and
@@ -8,12 +8,20 @@
    memory however long they grow (a 20 MB header was read whole). Here a head longer than
    ``max_head_bytes`` (``OPENUCWA_MAX_HEAD_BYTES``, 64 KiB by default) is refused with ``431``
    and the UCWA error body.
+3. uvicorn never times out a request's head: a connection that sends nothing, or sends its head
+   a byte at a time, is held open for ever (slowloris). Here a head must arrive whole within
+   ``head_timeout`` seconds (``OPENUCWA_HEAD_TIMEOUT``, 30 by default) of the connection opening
+   or of the head's first chunk, else ``408`` and the UCWA error body. A request that arrives in
+   one chunk, the usual case, never starts that timer; idle keep-alive connections between
+   requests are uvicorn's own (``timeout_keep_alive``).
 
-Both bodies are JSON (nothing readable said which format the client wanted), and both close the
+All bodies are JSON (nothing readable said which format the client wanted), and both close the
 connection: the bytes that follow cannot be framed. Everything else is uvicorn's own protocol.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -23,6 +31,7 @@ from openucwa.representation.resource import ErrorBody
 from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
+HEAD_TIMEOUT = 30.0  # seconds; Apache's mod_reqtimeout allows 20-40, nginx 60 between reads
 UNPARSABLE = ErrorBody("BadRequest", None, "The HTTP request could not be parsed.")
 
 
@@ -30,6 +39,10 @@ def head_too_large(limit: int) -> ErrorBody:
     return ErrorBody(
         "BadRequest", None, f"The request line and headers are larger than {limit} bytes."
     )
+
+
+def head_timed_out(seconds: float) -> ErrorBody:
+    return ErrorBody("Timeout", None, f"The request head did not arrive within {seconds:g} s.")
 
 
 def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
@@ -49,6 +62,7 @@ def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
 
 _UNPARSABLE = _refusal(b"HTTP/1.1 400 Bad Request\r\n", UNPARSABLE)
 _HEAD_TOO_LARGE_LINE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+_TIMED_OUT_LINE = b"HTTP/1.1 408 Request Timeout\r\n"
 
 
 class _HeadTooLarge(Exception):
@@ -56,7 +70,7 @@ class _HeadTooLarge(Exception):
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
-    """Pass as ``uvicorn.run(..., http=UcwaHttpToolsProtocol)``, or ``limited(n)`` of it.
+    """Pass as ``uvicorn.run(..., http=UcwaHttpToolsProtocol)``, or ``configured(...)`` of it.
 
     The head limit is checked twice. A head still incomplete after a chunk is counted chunk by
     chunk, so a head dribbled in pieces is refused before it grows past the limit by more than
@@ -64,22 +78,37 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
     exactly when it completes."""
 
     max_head_bytes = MAX_HEAD_BYTES
+    head_timeout = HEAD_TIMEOUT
     _head_too_large = _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(MAX_HEAD_BYTES))
+    _timed_out = _refusal(_TIMED_OUT_LINE, head_timed_out(HEAD_TIMEOUT))
     _head_bytes = 0  # bytes received since the head being read began (0 outside a head)
     _chunk_bytes = 0  # size of the chunk being parsed
     _head_overflow = False
+    _head_timer: asyncio.TimerHandle | None = None
 
     @classmethod
-    def limited(cls, max_head_bytes: int) -> type[UcwaHttpToolsProtocol]:
-        """This protocol with another limit on a request's head."""
+    def configured(cls, max_head_bytes: int, head_timeout: float) -> type[UcwaHttpToolsProtocol]:
+        """This protocol with other limits on a request's head."""
         return type(
             cls.__name__,
             (cls,),
             {
                 "max_head_bytes": max_head_bytes,
+                "head_timeout": head_timeout,
                 "_head_too_large": _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(max_head_bytes)),
+                "_timed_out": _refusal(_TIMED_OUT_LINE, head_timed_out(head_timeout)),
             },
         )
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         self._chunk_bytes = len(data)
@@ -91,8 +120,20 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
             if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
                 self._head_overflow = True
                 self.send_400_response("")
-        elif self._head_bytes:
-            self._head_bytes = 0
+            elif self._head_timer is None:
+                self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+        else:
+            if self._head_bytes:
+                self._head_bytes = 0
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if _reading_head(self.cycle) and not self.transport.is_closing():
+            self.logger.warning("Request head not complete after %g s.", self.head_timeout)
+            self._refuse(self._timed_out)
 
     def on_headers_complete(self) -> None:
         limit = self.max_head_bytes
