@@ -15,8 +15,8 @@
    one chunk, the usual case, never starts that timer; idle keep-alive connections between
    requests are uvicorn's own (``timeout_keep_alive``).
 
-All bodies are JSON (nothing readable said which format the client wanted), and both close the
-connection: the bytes that follow cannot be framed. Everything else is uvicorn's own protocol.
+All three bodies are JSON (nothing readable said which format the client wanted), and each
+refusal closes the connection: the bytes that follow cannot be framed. Everything else is uvicorn's own protocol.
 """
 
 from __future__ import annotations
