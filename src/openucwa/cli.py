@@ -151,6 +151,7 @@ def serve(
         loop="uvloop",
         # httptools; unparsable, oversized and late heads get the UCWA error body
         http=UcwaHttpToolsProtocol.configured(settings.max_head_bytes, settings.head_timeout),
+        ws="none",  # no WebSocket endpoints: an Upgrade request is answered as plain HTTP
         log_level=settings.log_level,
         access_log=access_log,
         lifespan="on",

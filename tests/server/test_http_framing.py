@@ -226,3 +226,18 @@ def test_slow_but_timely_heads_and_slow_bodies_are_served(servers: Servers) -> N
         status, _, reply = read_response(sock)
     assert status == "HTTP/1.1 400 Bad Request"  # the token endpoint's answer, not a 408
     assert json.loads(reply)["error"] == "invalid_grant"
+
+
+def test_an_upgrade_request_is_answered_as_plain_http(servers: Servers) -> None:
+    """No WebSocket endpoint exists: a handshake is not taken up (uvicorn would answer a bare
+    403), the request is served as the GET it also is."""
+    server = servers.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        status, headers, body = read_response(sock)
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"].startswith("application/json")
+    assert "user" in json.loads(body)["_links"]
