@@ -16,7 +16,8 @@
    requests are uvicorn's own (``timeout_keep_alive``).
 
 All three bodies are JSON (nothing readable said which format the client wanted), and each
-refusal closes the connection: the bytes that follow cannot be framed. Everything else is uvicorn's own protocol.
+refusal closes the connection: the bytes that follow cannot be framed. Everything else is
+uvicorn's own protocol.
 """
 
 from __future__ import annotations
