@@ -4,9 +4,10 @@ variable (shown in ``--help``); docs/operations.md lists them."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -126,6 +127,7 @@ def serve(
 ) -> None:
     """Serve the UCWA API over HTTP."""
     import uvicorn
+    from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
 
     from openucwa.web.http_protocol import UcwaHttpToolsProtocol
 
@@ -149,14 +151,26 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        # httptools; unparsable, oversized and late heads get the UCWA error body
-        http=UcwaHttpToolsProtocol.configured(settings.max_head_bytes, settings.head_timeout),
+        # httptools; unparsable, oversized and late requests get the UCWA error body
+        http=UcwaHttpToolsProtocol.configured(
+            settings.max_head_bytes, settings.head_timeout, settings.body_timeout
+        ),
         ws="none",  # no WebSocket endpoints: an Upgrade request is answered as plain HTTP
         log_level=settings.log_level,
+        log_config=_log_config(LOGGING_CONFIG, LOG_LEVELS.get(settings.log_level, 20)),
         access_log=access_log,
         lifespan="on",
         proxy_headers=False,  # X-Forwarded-* are read where hrefs are made (web/links.py)
     )
+
+
+def _log_config(uvicorn_config: dict[str, Any], level: int) -> dict[str, Any]:
+    """uvicorn's logging set-up, with openucwa's own loggers (``openucwa.*``) written by the
+    same handler at the same level. Without it they had no handler: their INFO lines were lost
+    and their warnings came out bare on stderr."""
+    config = copy.deepcopy(uvicorn_config)
+    config["loggers"]["openucwa"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 async def _seed_demo(storage: SqliteStorage) -> None:

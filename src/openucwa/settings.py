@@ -27,6 +27,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_head_bytes: int = 64 * 1024  # request line + headers (431 beyond)
     head_timeout: float = 30.0  # seconds for a request's head to arrive whole (408 beyond)
+    body_timeout: float = 60.0  # seconds for the rest of a body to arrive (408 beyond)
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds
     event_retention: int = 3 * 3600  # seconds events are kept in the log

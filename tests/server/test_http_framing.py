@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.server.conftest import Servers
+from tests.server.conftest import PASSWORD, SIP, Servers
 
 pytestmark = pytest.mark.server
 
@@ -160,14 +160,14 @@ def test_the_head_limit_is_a_setting(servers: Servers) -> None:
     assert json.loads(body)["message"] == "The request line and headers are larger than 2048 bytes."
 
 
-def assert_timed_out(answer: bytes, seconds: str) -> None:
+def assert_timed_out(answer: bytes, seconds: str, part: str = "head") -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     assert lines[0] == "HTTP/1.1 408 Request Timeout"
     assert "connection: close" in (line.lower() for line in lines)
     assert json.loads(body) == {
         "code": "Timeout",
-        "message": f"The request head did not arrive within {seconds} s.",
+        "message": f"The request {part} did not arrive within {seconds} s.",
     }
 
 
@@ -241,3 +241,55 @@ def test_an_upgrade_request_is_answered_as_plain_http(servers: Servers) -> None:
     assert status == "HTTP/1.1 200 OK"
     assert headers["content-type"].startswith("application/json")
     assert "user" in json.loads(body)["_links"]
+
+
+def test_a_body_slower_than_its_timeout_is_answered_408_and_logged_without_a_traceback(
+    servers: Servers,
+) -> None:
+    """A POST that declares 100 bytes and sends 10: after the body timeout, 408 with the UCWA
+    body and the connection closed. The token endpoint that waited for the body sees the client
+    gone: one log line, no traceback, no 500. The server carries on."""
+    server = servers.start(env={"OPENUCWA_BODY_TIMEOUT": "1", "OPENUCWA_LOG_LEVEL": "info"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /WebTicket/oauthtoken HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+            b"grant_type"
+        )
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+        waited = time.monotonic() - started
+    assert_timed_out(answer, "1", part="body")
+    assert 0.8 < waited < 5, waited
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/").status_code == 200
+    log = server.output()
+    assert "Request body not complete after 1 s." in log
+    assert "client went away before its body was read" in log
+    assert "Traceback" not in log and "unhandled error" not in log
+
+
+def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(servers: Servers) -> None:
+    server = servers.start(env={"OPENUCWA_LOG_LEVEL": "info"})
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        grant = {"grant_type": "password", "username": SIP, "password": PASSWORD}
+        token = client.post("/WebTicket/oauthtoken", data=grant).json()["access_token"]
+        app = client.post(
+            "/ucwa/oauth/v1/applications",
+            json={"UserAgent": "t", "EndpointId": "t", "Culture": "en-US"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    meetings = app["_embedded"]["onlineMeetings"]["_links"]["myOnlineMeetings"]["href"]
+    for path in (meetings.encode(), b"/WebTicket/oauthtoken"):  # a direct, a Starlette route
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer %s\r\n"
+                b'Content-Length: 100\r\n\r\n{"sub' % (path, token.encode())
+            )
+            time.sleep(0.2)  # bounded: lets the endpoint start waiting for the rest
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/").status_code == 200  # also gives the server time to log
+    log = server.output()
+    assert log.count("client went away before its body was read") == 2, log
+    assert "Traceback" not in log and "unhandled error" not in log, log

@@ -28,14 +28,14 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from openucwa.domain.errors import UcwaError
 from openucwa.services.housekeeping import Job, run_forever
 from openucwa.web.context import SCOPE_KEY, Services
-from openucwa.web.errors import http_error, ucwa_error, unexpected_error
+from openucwa.web.errors import client_gone, http_error, ucwa_error, unexpected_error
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
 from openucwa.web.routes import ROUTES
@@ -166,6 +166,8 @@ class PathNormalizer:
             response = await ucwa_error(request, exc)
         except Unauthorized as exc:
             response = await challenge(request, exc)
+        except ClientDisconnect as exc:
+            response = await client_gone(request, exc)
         except Exception as exc:  # noqa: BLE001 - logged, answered as ServiceFailure
             response = await unexpected_error(request, exc)
         await self.send_gate.wait()  # leave with the others ready in this turn (send_gate.py)
@@ -207,6 +209,7 @@ def create_app(
         UcwaError: ucwa_error,
         HTTPException: http_error,
         Unauthorized: challenge,
+        ClientDisconnect: client_gone,
         Exception: unexpected_error,
     }
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]

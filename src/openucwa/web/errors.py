@@ -72,6 +72,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return render_error(request, exc.status_code, body, headers)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up (or was cut off, web/http_protocol.py) before its body was read
+    whole: nobody is left to answer, and it is no server error. Logged in one line, without a
+    traceback; the response is never sent (uvicorn drops what is sent after a disconnect)."""
+    log.info("client went away before its body was read: %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return render_error(

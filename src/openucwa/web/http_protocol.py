@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, with three refusals in UCWA's terms.
+"""uvicorn's httptools protocol, with four refusals in UCWA's terms.
 
 1. A request whose HTTP framing is broken (a Content-Length that is not a number, a malformed
    request line or header) never reaches the application: the HTTP parser refuses it and
@@ -14,8 +14,13 @@
    or of the head's first chunk, else ``408`` and the UCWA error body. A request that arrives in
    one chunk, the usual case, never starts that timer; idle keep-alive connections between
    requests are uvicorn's own (``timeout_keep_alive``).
+4. Nor does it time out a body: a request that declares 256 KiB and sends a byte a minute
+   holds its connection and its task for ever. Here the rest of a body must arrive within
+   ``body_timeout`` seconds (``OPENUCWA_BODY_TIMEOUT``, 60 by default) of the chunk that left
+   it incomplete, else ``408``. The connection is closed, so the endpoint waiting for that body
+   sees the client gone (``web/errors.py`` ``client_gone``).
 
-All three bodies are JSON (nothing readable said which format the client wanted), and each
+All four bodies are JSON (nothing readable said which format the client wanted), and each
 refusal closes the connection: the bytes that follow cannot be framed. Everything else is
 uvicorn's own protocol.
 """
@@ -33,6 +38,7 @@ from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
 HEAD_TIMEOUT = 30.0  # seconds; Apache's mod_reqtimeout allows 20-40, nginx 60 between reads
+BODY_TIMEOUT = 60.0  # seconds: a 256 KiB body at 4.4 KB/s
 UNPARSABLE = ErrorBody("BadRequest", None, "The HTTP request could not be parsed.")
 
 
@@ -42,8 +48,8 @@ def head_too_large(limit: int) -> ErrorBody:
     )
 
 
-def head_timed_out(seconds: float) -> ErrorBody:
-    return ErrorBody("Timeout", None, f"The request head did not arrive within {seconds:g} s.")
+def timed_out(part: str, seconds: float) -> ErrorBody:
+    return ErrorBody("Timeout", None, f"The request {part} did not arrive within {seconds:g} s.")
 
 
 def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
@@ -80,35 +86,40 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
 
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout = HEAD_TIMEOUT
+    body_timeout = BODY_TIMEOUT
     _head_too_large = _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(MAX_HEAD_BYTES))
-    _timed_out = _refusal(_TIMED_OUT_LINE, head_timed_out(HEAD_TIMEOUT))
+    _head_late = _refusal(_TIMED_OUT_LINE, timed_out("head", HEAD_TIMEOUT))
+    _body_late = _refusal(_TIMED_OUT_LINE, timed_out("body", BODY_TIMEOUT))
     _head_bytes = 0  # bytes received since the head being read began (0 outside a head)
     _chunk_bytes = 0  # size of the chunk being parsed
     _head_overflow = False
-    _head_timer: asyncio.TimerHandle | None = None
+    _timer: asyncio.TimerHandle | None = None  # while a head or a body is on its way
+    _timing = ""  # what _timer times: "head" or "body"
 
     @classmethod
-    def configured(cls, max_head_bytes: int, head_timeout: float) -> type[UcwaHttpToolsProtocol]:
-        """This protocol with other limits on a request's head."""
+    def configured(
+        cls, max_head_bytes: int, head_timeout: float, body_timeout: float
+    ) -> type[UcwaHttpToolsProtocol]:
+        """This protocol with other limits."""
         return type(
             cls.__name__,
             (cls,),
             {
                 "max_head_bytes": max_head_bytes,
                 "head_timeout": head_timeout,
+                "body_timeout": body_timeout,
                 "_head_too_large": _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(max_head_bytes)),
-                "_timed_out": _refusal(_TIMED_OUT_LINE, head_timed_out(head_timeout)),
+                "_head_late": _refusal(_TIMED_OUT_LINE, timed_out("head", head_timeout)),
+                "_body_late": _refusal(_TIMED_OUT_LINE, timed_out("body", body_timeout)),
             },
         )
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+        self._time("head", self.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._stop_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -121,20 +132,40 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
             if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
                 self._head_overflow = True
                 self.send_400_response("")
-            elif self._head_timer is None:
-                self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+            else:
+                self._time("head", self.head_timeout)
         else:
             if self._head_bytes:
                 self._head_bytes = 0
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+            if _reading_body(self.cycle):
+                self._time("body", self.body_timeout)
+            elif self._timer is not None:
+                self._stop_timer()
 
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if _reading_head(self.cycle) and not self.transport.is_closing():
+    def _time(self, what: str, seconds: float) -> None:
+        """Keep the timer running for ``what``, or start it."""
+        if self._timer is not None:
+            if self._timing == what:
+                return
+            self._timer.cancel()
+        self._timing = what
+        self._timer = self.loop.call_later(seconds, self._timed_out)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self._timing == "head" and _reading_head(self.cycle):
             self.logger.warning("Request head not complete after %g s.", self.head_timeout)
-            self._refuse(self._timed_out)
+            self._refuse(self._head_late)
+        elif self._timing == "body" and _reading_body(self.cycle):
+            self.logger.warning("Request body not complete after %g s.", self.body_timeout)
+            self._refuse(self._body_late)  # the endpoint waiting for it sees a disconnect
 
     def on_headers_complete(self) -> None:
         limit = self.max_head_bytes
@@ -161,6 +192,11 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         default = b"".join(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers)
         self.transport.write(head + default + b"\r\n" + body)
         self.transport.close()
+
+
+def _reading_body(cycle: RequestResponseCycle | None) -> bool:
+    """After a chunk was parsed: is a request's body still on its way to a waiting endpoint?"""
+    return cycle is not None and cycle.more_body and not cycle.response_complete
 
 
 def _reading_head(cycle: RequestResponseCycle | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from openucwa.auth.grants import OAuthError
@@ -51,6 +51,8 @@ async def token(request: Request) -> Response:
         return _error(exc.error, exc.description)
     except UcwaError as exc:  # oversized or unreadable bodies still answer in the OAuth shape
         return _error("invalid_request", exc.message)
+    except ClientDisconnect:  # nobody to answer: web/errors.py client_gone logs it
+        raise
     except Exception:  # noqa: BLE001 - a malformed multipart body, whatever the parser raised
         return _error("invalid_request", "The form could not be read.")
     try:
