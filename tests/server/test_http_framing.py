@@ -77,15 +77,22 @@ def read_response(sock: socket.socket) -> tuple[str, dict[str, str], bytes]:
     return lines[0], headers, rest[:length]
 
 
-def assert_head_refused(answer: bytes) -> None:
+def assert_refused(answer: bytes, status_line: str, code: str, message: str) -> None:
+    """The whole answer of a refusal: status, ``connection: close``, the UCWA error body."""
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    assert lines[0] == "HTTP/1.1 431 Request Header Fields Too Large"
+    assert lines[0] == status_line
     assert "connection: close" in (line.lower() for line in lines)
-    assert json.loads(body) == {
-        "code": "BadRequest",
-        "message": "The request line and headers are larger than 65536 bytes.",
-    }
+    assert json.loads(body) == {"code": code, "message": message}
+
+
+def assert_head_refused(answer: bytes) -> None:
+    assert_refused(
+        answer,
+        "HTTP/1.1 431 Request Header Fields Too Large",
+        "BadRequest",
+        "The request line and headers are larger than 65536 bytes.",
+    )
 
 
 def test_a_head_over_64_kib_is_refused_in_one_piece(servers: Servers) -> None:
@@ -161,14 +168,12 @@ def test_the_head_limit_is_a_setting(servers: Servers) -> None:
 
 
 def assert_timed_out(answer: bytes, seconds: str, part: str = "head") -> None:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    assert lines[0] == "HTTP/1.1 408 Request Timeout"
-    assert "connection: close" in (line.lower() for line in lines)
-    assert json.loads(body) == {
-        "code": "Timeout",
-        "message": f"The request {part} did not arrive within {seconds} s.",
-    }
+    assert_refused(
+        answer,
+        "HTTP/1.1 408 Request Timeout",
+        "Timeout",
+        f"The request {part} did not arrive within {seconds} s.",
+    )
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
