@@ -85,7 +85,6 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
     _head_late = _refusal(_TIMED_OUT_LINE, timed_out("head", HEAD_TIMEOUT))
     _body_late = _refusal(_TIMED_OUT_LINE, timed_out("body", BODY_TIMEOUT))
     _head_bytes = 0  # bytes received since the head being read began (0 outside a head)
-    _head_overflow = False
     _timer: asyncio.TimerHandle | None = None  # while a head or a body is on its way
     _timing = ""  # what _timer times: "head" or "body"
 
@@ -119,11 +118,11 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         # Every request passes here: the usual case (a whole request in one chunk) costs two
         # comparisons before and four attribute reads after uvicorn's own parsing.
         if self._head_bytes + len(data) > self.max_head_bytes and self._overflows(data):
-            self._head_overflow = True
-            self.send_400_response("")
+            self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
+            self._refuse(self._head_too_large)
             return
         HttpToolsProtocol.data_received(self, data)
-        cycle = self.cycle
+        cycle = self.cycle  # _reading_head and _reading_body, inlined: this runs per request
         if cycle is None or (cycle.response_complete and not cycle.more_body):
             # This chunk ended inside a head (the last one may also have carried the end of
             # the previous request): the parser holds all of it until the head is complete.
@@ -172,11 +171,7 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(self._body_late)  # the endpoint waiting for it sees a disconnect
 
     def send_400_response(self, msg: str) -> None:
-        if self._head_overflow:
-            self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
-            self._refuse(self._head_too_large)
-        else:
-            self._refuse(_UNPARSABLE)
+        self._refuse(_UNPARSABLE)
 
     def _refuse(self, refusal: tuple[bytes, bytes]) -> None:
         head, body = refusal
