@@ -51,7 +51,9 @@ def build(
     storage = open_storage(settings)
     organization = Organization(settings.domain_set)
     rules = SchedulingRules(
-        organization=organization, max_meetings_per_user=settings.max_meetings_per_user
+        organization=organization,
+        max_meetings_per_user=settings.max_meetings_per_user,
+        max_extensions_per_meeting=settings.max_extensions_per_meeting,
     )
     lifetime = Lifetime(
         idle=timedelta(seconds=settings.app_idle_timeout),

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,8 +16,9 @@ from openucwa.auth.passwords import Passwords
 from openucwa.bootstrap import build, open_storage
 from openucwa.domain.errors import Conflict
 from openucwa.domain.users import User, parse_sip_uri
-from openucwa.settings import DEFAULT_DATABASE, Settings, from_env
+from openucwa.settings import DEFAULT_DATABASE, Settings, SettingsError, from_env
 from openucwa.storage.sql import SqliteStorage, migrate as migrate_sqlite
+from openucwa.storage.sql.engine import pending_migrations, sqlite_path
 
 T = TypeVar("T")
 
@@ -36,7 +38,25 @@ database_option = click.option(
 )
 
 
+def _require_database(url: str) -> None:
+    """One line, not a traceback, for a database that is not there or not migrated (and no
+    empty file left behind by looking)."""
+    try:
+        path = sqlite_path(url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if path != ":memory:" and not Path(path).is_file():
+        raise click.ClickException(f"no database at {path}: run `openucwa migrate` first")
+    pending = pending_migrations(url)
+    if pending:
+        raise click.ClickException(
+            f"database {path} needs migrating ({', '.join(pending)}): run `openucwa migrate`"
+        )
+
+
 def _run(settings: Settings, work: Callable[[SqliteStorage], Awaitable[T]]) -> T:
+    _require_database(settings.database)
+
     async def main() -> T:
         storage = open_storage(settings)
         await storage.start()
@@ -46,6 +66,14 @@ def _run(settings: Settings, work: Callable[[SqliteStorage], Awaitable[T]]) -> T
             await storage.close()
 
     return asyncio.run(main())
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings, or a one-line error naming the variable that is wrong (no traceback)."""
+    try:
+        return from_env(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _migrate(url: str) -> list[str]:
@@ -131,7 +159,7 @@ def serve(
 
     from openucwa.web.http_protocol import UcwaHttpToolsProtocol
 
-    settings = from_env(
+    settings = _settings(
         host=host,
         port=port,
         database=database,
@@ -144,6 +172,7 @@ def serve(
     if demo:
         _migrate(database)
         _run(settings, _seed_demo)
+    _require_database(database)
     built = build(settings)
     click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")
     uvicorn.run(
@@ -196,6 +225,11 @@ def _uri(address: str) -> str:
     return uri
 
 
+def _require_password(password: str) -> None:
+    if not password:  # the token endpoint refuses an empty password: nobody could sign in
+        raise click.BadParameter("must not be empty", param_hint="--password")
+
+
 @users.command("add")
 @click.argument("sip_address")
 @click.option("--name", required=True)
@@ -204,13 +238,16 @@ def _uri(address: str) -> str:
 def users_add(sip_address: str, name: str, password: str, database: str) -> None:
     """Add a user, e.g. `openucwa users add alice@contoso.com --name "Alice" --password …`."""
     uri = _uri(sip_address)
+    if not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    _require_password(password)
     user = User(uri=uri, name=name, password_hash=Passwords().hash(password))
 
     async def work(storage: SqliteStorage) -> None:
         await storage.users.add(user)
 
     try:
-        _run(from_env(database=database), work)
+        _run(_settings(database=database), work)
     except Conflict:
         raise click.ClickException(f"{uri} already exists") from None
     click.echo(f"added {uri}")
@@ -224,7 +261,7 @@ def users_list(database: str) -> None:
     async def work(storage: SqliteStorage) -> list[User]:
         return list(await storage.users.list())
 
-    for user in _run(from_env(database=database), work):
+    for user in _run(_settings(database=database), work):
         click.echo(f"{user.uri}\t{user.name}")
 
 
@@ -239,7 +276,7 @@ def users_remove(sip_address: str, database: str) -> None:
         await storage.tokens.revoke_for_subject(uri)
         return await storage.users.remove(uri)
 
-    if not _run(from_env(database=database), work):
+    if not _run(_settings(database=database), work):
         raise click.ClickException(f"no such user: {uri}")
     click.echo(f"removed {uri}")
 
@@ -251,6 +288,7 @@ def users_remove(sip_address: str, database: str) -> None:
 def users_passwd(sip_address: str, password: str, database: str) -> None:
     """Set a user's password and revoke their tokens."""
     uri = _uri(sip_address)
+    _require_password(password)
     password_hash = Passwords().hash(password)
 
     async def work(storage: SqliteStorage) -> bool:
@@ -259,7 +297,7 @@ def users_passwd(sip_address: str, password: str, database: str) -> None:
             await storage.tokens.revoke_for_subject(uri)
         return changed
 
-    if not _run(from_env(database=database), work):
+    if not _run(_settings(database=database), work):
         raise click.ClickException(f"no such user: {uri}")
     click.echo(f"password changed for {uri}; existing tokens revoked")
 

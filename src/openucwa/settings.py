@@ -20,6 +20,7 @@ class Settings:
     meet_url: str = ""  # base of joinUrl, e.g. https://meet.contoso.com; default: this server
     token_lifetime: int = 8 * 3600  # seconds
     max_meetings_per_user: int = 1000
+    max_extensions_per_meeting: int = 32
     max_applications_per_user: int = 50
     app_idle_timeout: int = 600  # seconds without requests before an application expires
     app_available_idle_timeout: int = 3600  # the same after makeMeAvailable
@@ -39,27 +40,64 @@ class Settings:
         return frozenset(d.strip().lower() for d in self.domains.split(",") if d.strip())
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names its environment variable."""
+
+
+# Numbers that must be at least this (everything numeric not listed must be positive).
+_MINIMUM: dict[str, float] = {"port": 0}
+_MAXIMUM: dict[str, float] = {"port": 65535}
+
+
 def env_name(field_name: str) -> str:
     return "OPENUCWA_" + field_name.upper()
 
 
+def _parse(name: str, raw: str, default: object) -> object:
+    text = raw.strip()
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes", "on")
+    try:
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(text)
+            return value
+    except ValueError:
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise SettingsError(f"{env_name(name)}={raw!r} is not {kind}") from None
+    return raw
+
+
+def check(settings: Settings) -> Settings:
+    """Refuse numbers no server can run with: a negative cap, a zero timeout, a port of 70000."""
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        low, high = _MINIMUM.get(f.name), _MAXIMUM.get(f.name)
+        if low is None and value <= 0:
+            raise SettingsError(f"{env_name(f.name)} must be greater than 0 (got {value})")
+        if low is not None and value < low:
+            raise SettingsError(f"{env_name(f.name)} must be at least {low:g} (got {value})")
+        if high is not None and value > high:
+            raise SettingsError(f"{env_name(f.name)} must be at most {high:g} (got {value})")
+    return settings
+
+
 def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Defaults, then the environment, then explicit overrides (CLI flags that were given)."""
+    """Defaults, then the environment, then explicit overrides (CLI flags that were given).
+    Raises SettingsError, naming the variable, for a value that is not a number or is out of
+    range."""
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
+    defaults = Settings()
     for f in fields(Settings):
         raw = environ.get(env_name(f.name))
-        if raw is None:
-            continue
-        default = getattr(Settings(), f.name)
-        if isinstance(default, bool):
-            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, int):
-            values[f.name] = int(raw)
-        elif isinstance(default, float):
-            values[f.name] = float(raw)
-        else:
-            values[f.name] = raw
+        if raw is not None:
+            values[f.name] = _parse(f.name, raw, getattr(defaults, f.name))
     settings = Settings(**values)
     given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(settings, **given)
+    return check(replace(settings, **given))

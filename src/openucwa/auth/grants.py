@@ -4,7 +4,9 @@ grants answer as a server without them would. Errors use the OAuth shape ``{"err
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from openucwa.auth.passwords import Passwords
 from openucwa.auth.throttle import SignInThrottle
@@ -27,6 +29,12 @@ class OAuthError(Exception):
         self.description = description
 
 
+@dataclass(slots=True)
+class _Turns:
+    lock: asyncio.Lock
+    holders: int = 0
+
+
 class SignIn:
     def __init__(
         self,
@@ -41,12 +49,15 @@ class SignIn:
         self._passwords = passwords
         self._throttle = throttle
         self._organization = organization
+        self._checks: dict[str, _Turns] = {}  # account -> its lock and how many hold or wait
 
     async def token(self, form: Mapping[str, str]) -> dict[str, object]:
         fields = {k.lower(): v for k, v in form.items()}
         grant = fields.get("grant_type", "")
         if not grant:
             raise OAuthError("invalid_request", "grant_type is required.")
+        if fields.get("scope", "").strip().lower() not in ("", "all"):
+            raise OAuthError("invalid_scope", "The only supported scope value is all.")
         if grant == PASSWORD:
             return await self._password(fields.get("username", ""), fields.get("password", ""))
         if grant == WINDOWS:
@@ -62,17 +73,18 @@ class SignIn:
         user = await self._find(account)
         if user is not None:  # every spelling of a user's name shares one throttle record
             account = user.uri
-        if self._throttle.is_blocked(account):
-            raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
-        if user is None:
-            await asyncio.to_thread(self._passwords.dummy_verify, password)
-            ok = False
-        else:
-            ok = await asyncio.to_thread(self._passwords.verify, user.password_hash, password)
-        if not ok or user is None:
-            self._throttle.failure(account)
-            raise OAuthError("invalid_grant", "The user name or password is incorrect.")
-        self._throttle.success(account)
+        async with self._one_check_at_a_time(account):
+            if self._throttle.is_blocked(account):
+                raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
+            if user is None:
+                await asyncio.to_thread(self._passwords.dummy_verify, password)
+                ok = False
+            else:
+                ok = await asyncio.to_thread(self._passwords.verify, user.password_hash, password)
+            if not ok or user is None:
+                self._throttle.failure(account)
+                raise OAuthError("invalid_grant", "The user name or password is incorrect.")
+            self._throttle.success(account)
         token, expires_in = await self._tokens.issue(user.uri)
         return {
             "access_token": token,
@@ -80,6 +92,23 @@ class SignIn:
             "ms_rtc_identityscope": "local",
             "token_type": "Bearer",
         }
+
+    @contextlib.asynccontextmanager
+    async def _one_check_at_a_time(self, account: str) -> AsyncIterator[None]:
+        """Password checks of one account run one after another, each looking at the throttle
+        when its turn comes. Run side by side, every request of a burst passed the throttle
+        before the first failure was counted: 200 concurrent guesses were all checked."""
+        entry = self._checks.get(account)
+        if entry is None:
+            entry = self._checks[account] = _Turns(asyncio.Lock())
+        entry.holders += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.holders -= 1
+            if not entry.holders:
+                del self._checks[account]
 
     async def _find(self, account: str) -> User | None:
         if "@" in account:

@@ -7,6 +7,7 @@ leaders, and how ids are minted. No I/O: ids and time come in as arguments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ class SchedulingRules:
     eligible: EligibleValues = field(default_factory=EligibleValues)
     policies: MeetingPolicies = field(default_factory=MeetingPolicies)
     max_meetings_per_user: int = 1000
+    max_extensions_per_meeting: int = 32
     default_lifetime: timedelta = timedelta(hours=8)
     max_subject_length: int = 250
     max_description_length: int = 4096
@@ -217,8 +219,19 @@ class _Checked:
 
 
 ASSIGNED_LIFETIME = timedelta(days=3650)
-EXPIRATION_PAST = timedelta(days=365)
-EXPIRATION_FUTURE = timedelta(days=3652)
+EXPIRATION_YEARS_BACK = 1
+EXPIRATION_YEARS_AHEAD = 10
+
+
+def years_from(when: datetime, years: int) -> datetime:
+    """The same date and time ``years`` calendar years later (earlier when negative); 29
+    February becomes 28 February in a year without one. The expirationTime window is counted
+    in calendar years: a fixed 3652 days fell a day short of "ten years" across three leap
+    days."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:  # 29 February
+        return when.replace(year=when.year + years, day=28)
 
 
 def _entry_exit_eligible(rules: SchedulingRules) -> tuple[str, ...]:
@@ -294,7 +307,11 @@ def check_input(
     if expiration is None:
         lifetime = ASSIGNED_LIFETIME if online_meeting_rel == ASSIGNED else rules.default_lifetime
         expiration = now + lifetime
-    elif not (now - EXPIRATION_PAST <= expiration <= now + EXPIRATION_FUTURE):
+    elif not (
+        years_from(now, -EXPIRATION_YEARS_BACK)
+        <= expiration
+        <= years_from(now, EXPIRATION_YEARS_AHEAD)
+    ):
         problems["expirationTime"] = (
             "Must fall between one year before and ten years after the current time."
         )
@@ -419,6 +436,25 @@ MAX_EXTENSION_VALUES = 64
 MAX_EXTENSION_VALUE_LENGTH = 4096
 EXTENSION_RESERVED = frozenset({"id", "type", "rel", "etag", "_links", "_embedded"})
 PUT_MARKER = "please pass this in a PUT request"
+_GUID_NAME = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def is_put_marker(name: str, value: object) -> bool:
+    """The GUID-named "please pass this in a PUT request" property of a resource. Only a
+    GUID-named one: a programmer-defined property may hold that text as its value."""
+    return value == PUT_MARKER and _GUID_NAME.fullmatch(name) is not None
+
+
+def _fits_64_bits(value: object) -> bool:
+    """Integers are kept exactly within the signed and unsigned 64-bit ranges; beyond them
+    JSON libraries disagree (some turn them into floats), so they are refused."""
+    if isinstance(value, list):
+        return all(map(_fits_64_bits, value))
+    return not isinstance(value, int) or isinstance(value, bool) or -(2**63) <= value < 2**64
+
+
 DOTS = frozenset({".", ".."})
 
 
@@ -444,10 +480,14 @@ def check_extension(
             ext_type = canonical
     kept: list[tuple[str, object]] = []
     for name, value in values:
-        if name.casefold() in EXTENSION_RESERVED or value == PUT_MARKER:
-            continue
-        if len(name) > MAX_EXTENSION_ID_LENGTH:
+        if name.casefold() in EXTENSION_RESERVED or is_put_marker(name, value):
+            continue  # what a GET carries and a client sends back: not the client's data
+        if not name:
+            problems["properties"] = "A property name must not be empty."
+        elif len(name) > MAX_EXTENSION_ID_LENGTH:
             problems[name[:64]] = "Property name too long."
+        elif not _fits_64_bits(value):
+            problems[name] = "Integers must fit in 64 bits."
         elif len(value if isinstance(value, str) else repr(value)) > MAX_EXTENSION_VALUE_LENGTH:
             problems[name] = f"Value longer than {MAX_EXTENSION_VALUE_LENGTH} characters."
         else:

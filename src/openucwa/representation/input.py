@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-import orjson
+import msgspec
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
@@ -42,10 +42,18 @@ class InputDoc:
 
     # -- building ------------------------------------------------------------------------
 
-    def put(self, name: str, value: Any, overwrite: bool = True) -> None:
+    def put(self, name: str, value: Any) -> None:
         key = name.casefold()
-        if overwrite or key not in self.values:
-            self.values[key] = (name, value)
+        found = self.values.get(key)
+        if found is not None:
+            self.collided(name, found[0])
+        self.values[key] = (name, value)
+
+    def collided(self, name: str, earlier: str) -> None:
+        """Names are matched whatever their case (spec §0.4), so two spellings of one name
+        are one property sent twice: refused, rather than one of them silently dropped."""
+        if name != earlier:
+            self.problems[name] = f"Sent twice, also as {earlier!r}: names ignore letter case."
 
     def merge_query(self, query: Mapping[str, str]) -> None:
         """Query parameters are POST input too; the body wins on conflict (spec §2.0.6)."""
@@ -130,9 +138,13 @@ def from_json(body: bytes) -> InputDoc:
     if not body or body.isspace():
         return doc
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _malformed(f"invalid JSON ({exc.msg})") from None
+        # msgspec rather than orjson: it keeps integers beyond 64 bits exact (orjson turns
+        # them into floats, which changed an extension's value without a word).
+        data = _decode_json(body)
+    except msgspec.DecodeError as exc:
+        raise _malformed(f"invalid JSON ({exc})") from None
+    except RecursionError:
+        raise _malformed("invalid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise _malformed("the JSON body must be an object")
     values = doc.values
@@ -142,8 +154,13 @@ def from_json(body: bytes) -> InputDoc:
             for rel, link in value.items():
                 if isinstance(link, dict) and isinstance(link.get("href"), str):
                     doc.links[rel.casefold()] = link["href"]
-        values[key] = (name, value)  # put(), inlined
+        if key in values:  # put(), inlined
+            doc.collided(name, values[key][0])
+        values[key] = (name, value)
     return doc
+
+
+_decode_json = msgspec.json.Decoder().decode
 
 
 def _local(tag: str) -> str:

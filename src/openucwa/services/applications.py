@@ -52,13 +52,27 @@ class ApplicationService:
 
     async def create(self, caller: Caller, data: ApplicationInput) -> tuple[Application, bool]:
         now = self._clock.now()
+        uncounted: frozenset[str] | None = None
         for _ in range(5):
             app = new_application(data, caller.uri, self._ids, now)
             try:
                 stored, created = await self._repo.get_or_create(
-                    app, self._max_per_user, [app_stream(app.app_id)]
+                    app, self._max_per_user, [app_stream(app.app_id)], uncounted or ()
                 )
             except DuplicateId:
+                continue
+            except Gone as exc:
+                # Expired applications (410 until purged) do not use up the cap: nobody can use
+                # them any more. They are looked up only once the cap is reached.
+                if exc.subcode != "TooManyApplications" or uncounted is not None:
+                    raise
+                uncounted = frozenset(
+                    a.app_id
+                    for a in await self._repo.list_for_owner(caller.uri)
+                    if self.lifetime.is_expired(a, now)
+                )
+                if not uncounted:
+                    raise
                 continue
             if not created and self.lifetime.is_expired(stored, now):
                 # The same endpoint signing in again revives its expired application.

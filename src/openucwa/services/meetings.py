@@ -163,7 +163,9 @@ class MeetingService:
     ) -> Extension:
         await self.get(organizer_uri, meeting_id)
         ext = check_extension(extension_id, type_, values, self._ids)
-        await self._repo.put_extension(organizer_uri, meeting_id, ext, None)
+        await self._repo.put_extension(
+            organizer_uri, meeting_id, ext, None, self.rules.max_extensions_per_meeting
+        )
         return ext
 
     async def update_extension(

@@ -8,7 +8,7 @@ ETag) are single atomic operations of the port, so no use case ever needs a lock
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -49,12 +49,17 @@ class TokenStore(Protocol):
 class ApplicationRepository(Protocol):
     async def get(self, app_id: str) -> Application | None: ...
     async def get_or_create(
-        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+        self,
+        app: Application,
+        max_per_user: int,
+        streams: Sequence[str] = (),
+        uncounted: Collection[str] = (),
     ) -> tuple[Application, bool]:
         """Return the owner's application with the same endpointId and instanceId, or store
         ``app`` (following the event ``streams`` in the same transaction). The bool says
         whether it was created. Raises Gone(TooManyApplications) when the owner already has
-        ``max_per_user``; DuplicateId on an id collision."""
+        ``max_per_user``, not counting the application ids in ``uncounted``; DuplicateId on an
+        id collision."""
 
     async def save(
         self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
@@ -111,9 +116,11 @@ class MeetingRepository(Protocol):
         meeting_id: str,
         extension: Extension,
         expected_etag: str | None,
+        max_extensions: int | None = None,
     ) -> None:
-        """``expected_etag`` None: create (Conflict AlreadyExists if the id is taken);
-        otherwise compare-and-swap an existing extension. NotFound if the meeting is gone."""
+        """``expected_etag`` None: create (Conflict AlreadyExists if the id is taken, Conflict
+        LimitExceeded if the meeting already holds ``max_extensions``); otherwise
+        compare-and-swap an existing extension. NotFound if the meeting is gone."""
 
     async def delete_extension(
         self, organizer_uri: str, meeting_id: str, extension_id: str

@@ -8,7 +8,7 @@ token after one second.) Caches are bounded; the oldest entries go first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -54,9 +54,13 @@ class CachedApplications:
         return app
 
     async def get_or_create(
-        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+        self,
+        app: Application,
+        max_per_user: int,
+        streams: Sequence[str] = (),
+        uncounted: Collection[str] = (),
     ) -> tuple[Application, bool]:
-        stored, created = await self._inner.get_or_create(app, max_per_user, streams)
+        stored, created = await self._inner.get_or_create(app, max_per_user, streams, uncounted)
         self._cache.put(stored.app_id, stored)
         return stored, created
 
@@ -141,11 +145,18 @@ class CachedMeetings:
             self._forget(organizer_uri, meeting_id)
 
     async def put_extension(
-        self, organizer_uri: str, meeting_id: str, extension: Extension, expected_etag: str | None
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension: Extension,
+        expected_etag: str | None,
+        max_extensions: int | None = None,
     ) -> None:
         self._forget(organizer_uri, meeting_id)
         try:
-            await self._inner.put_extension(organizer_uri, meeting_id, extension, expected_etag)
+            await self._inner.put_extension(
+                organizer_uri, meeting_id, extension, expected_etag, max_extensions
+            )
         finally:
             self._forget(organizer_uri, meeting_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -54,6 +55,26 @@ def _templates(request: Request) -> dict[str, PathOf]:
     return found
 
 
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+
+
+def _checked_origin(scheme: str, host: str, scope: Mapping[str, Any]) -> str:
+    """``scheme://host`` from the request (first of a proxy's comma-separated values). The
+    origin goes into every absolute href and into the quoted parameters of the 401 challenge:
+    a scheme other than http/https, or a host that is not a host name, IP address or bracketed
+    IPv6 address with an optional port (a ``"``, a space), is replaced by the server's own."""
+    scheme = scheme.split(",")[0].strip().lower()
+    host = host.split(",")[0].strip()
+    if scheme not in ("http", "https"):
+        scheme = str(scope.get("scheme", "http"))
+    if not _HOST.fullmatch(host):
+        server = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}"
+
+
 class Links:
     __slots__ = ("_request", "_paths", "_app_paths", "_origin")
 
@@ -86,7 +107,7 @@ class Links:
             key = (scheme, host)
             found = _ORIGINS.get(key)
             if found is None:
-                found = f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}"
+                found = _checked_origin(scheme, host, scope)
                 if len(_ORIGINS) >= 1024:
                     _ORIGINS.clear()
                 _ORIGINS[key] = found
@@ -170,5 +191,10 @@ class Links:
         )
 
     def join_url(self, base: str, user_part: str, meeting_id: str) -> str:
+        """A user part may hold characters a path must escape (``%`` among them): quoted,
+        so that the page's route decodes it back to the same user part."""
         root = base.rstrip("/") if base else self.origin()
-        return root + self.path("join_page", user_part=user_part, meeting_id=meeting_id)
+        if not (user_part.isascii() and user_part.isalnum()):  # the common case: no quote()
+            user_part = quote(user_part, "")
+        path = self.path("join_page", user_part=user_part, meeting_id=meeting_id)
+        return root + path

@@ -104,18 +104,54 @@ def render(
         built = resource() if callable(resource) else resource
         return _finish(request, status, codec.encode(built), negotiated.content_type, extra)
     key = (cache_key, negotiated.format)
-    body = _ENCODED.get(key)
+    body = ENCODED.get(key)
     if body is None:
         body = codec.encode(resource() if callable(resource) else resource)
-        _ENCODED[key] = body
-        if len(_ENCODED) > _ENCODED_LIMIT:
-            del _ENCODED[next(iter(_ENCODED))]
+        ENCODED.put(key, body)
     return _finish(request, status, body, negotiated.content_type, extra)
 
 
-# Encoded representations of hot GETs (bounded; oldest dropped first).
-_ENCODED: dict[tuple[Hashable, str], bytes] = {}
-_ENCODED_LIMIT = 20_000
+class EncodedCache:
+    """Encoded representations of hot GETs, bounded by their bytes; oldest dropped first.
+
+    Keys hold what clients choose (the ``Host`` they sent, ETags they can change by writing):
+    a count bound alone let one user fill memory with large bodies (a 225 KB meeting read
+    under 1000 Host names kept 218 MB). A body over ``max_body`` is never kept: the hot GETs
+    are ~1-2 KB, and a large body costs more to build than to look up anyway."""
+
+    __slots__ = ("_bodies", "_bytes", "budget", "max_body")
+
+    def __init__(self, budget: int, max_body: int) -> None:
+        self._bodies: dict[Hashable, bytes] = {}
+        self._bytes = 0
+        self.budget = budget
+        self.max_body = max_body
+
+    def get(self, key: Hashable) -> bytes | None:
+        return self._bodies.get(key)
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_body or key in self._bodies:
+            return
+        bodies = self._bodies
+        bodies[key] = body
+        self._bytes += len(body) + _ENTRY_OVERHEAD
+        while self._bytes > self.budget:
+            oldest = next(iter(bodies))
+            self._bytes -= len(bodies.pop(oldest)) + _ENTRY_OVERHEAD
+
+    @property
+    def bytes(self) -> int:
+        """Bytes held, counting each entry's body plus a fixed overhead for its key."""
+        return self._bytes
+
+    def clear(self) -> None:
+        self._bodies.clear()
+        self._bytes = 0
+
+
+_ENTRY_OVERHEAD = 512  # the key tuple, its strings and the dict slot, roughly
+ENCODED = EncodedCache(budget=32 * 1024 * 1024, max_body=64 * 1024)
 
 
 def render_error(
@@ -129,7 +165,12 @@ def render_error(
 
 
 def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(status_code=status, headers={**COMMON_HEADERS, **(headers or {})})
+    """A response without a body. ``Content-Length: 0`` is sent on a 204 too, as real servers
+    do (capture 8-response.txt); Starlette leaves it out there."""
+    response = Response(status_code=status, headers={**COMMON_HEADERS, **(headers or {})})
+    if b"content-length" not in dict(response.raw_headers):
+        response.raw_headers.append((b"content-length", b"0"))
+    return response
 
 
 def etag_matches(header: str | None, etag: str) -> bool:

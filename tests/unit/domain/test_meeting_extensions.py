@@ -104,8 +104,23 @@ def test_property_count_limit() -> None:
     many = [(f"p{i}", i) for i in range(MAX_EXTENSION_VALUES)]
     assert len(check_extension("x", None, many, CountingIds()).values) == MAX_EXTENSION_VALUES
     assert "properties" in refused("x", values=[*many, ("one-more", 1)])
-    # Dropped names do not count.
-    assert check_extension("x", None, [*many, ("rel", "r"), ("g", PUT_MARKER)], CountingIds())
+    # Dropped names do not count: what a GET carries and a client sends back.
+    marker = ("0f8fad5b-d9cb-469f-a165-70867728950e", PUT_MARKER)
+    assert check_extension("x", None, [*many, ("rel", "r"), marker], CountingIds())
+
+
+def test_the_marker_text_is_data_unless_guid_named() -> None:
+    values = [("note", PUT_MARKER), ("0F8FAD5B-D9CB-469F-A165-70867728950E", PUT_MARKER)]
+    assert check_extension("x", None, values, CountingIds()).values == (("note", PUT_MARKER),)
+
+
+def test_empty_names_and_integers_beyond_64_bits_are_refused() -> None:
+    assert "properties" in refused("x", values=[("", "v")])
+    assert set(refused("x", values=[("big", 2**64), ("low", [1, -(2**63) - 1])])) == {"big", "low"}
+    kept = check_extension(
+        "x", None, [("a", 2**64 - 1), ("b", -(2**63)), ("c", True)], CountingIds()
+    )
+    assert [v for _, v in kept.values] == [2**64 - 1, -(2**63), True]
 
 
 def test_every_problem_is_reported_at_once() -> None:

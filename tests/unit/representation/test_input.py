@@ -239,16 +239,22 @@ def test_boolean_reader() -> None:
     assert (doc.boolean("t"), doc.boolean("f"), doc.boolean("missing")) == (True, False, None)
     assert doc.boolean("s") is None and doc.boolean("n") is None
     assert set(doc.problems) == {"s", "n"}
+    texts = ("True", "false", "TRUE", "yes")
     doc = from_xml(
-        xml(
-            "".join(
-                f'<property name="{v}">{v}</property>' for v in ("True", "false", "TRUE", "yes", "")
-            )
-        )
+        xml("".join(f'<property name="p{i}">{v}</property>' for i, v in enumerate(texts)))
     )
-    assert [doc.boolean(v) for v in ("True", "false", "TRUE")] == [True, False, True]
-    assert doc.boolean("yes") is None and doc.boolean("") is None
-    assert set(doc.problems) == {"yes"}
+    assert [doc.boolean(p) for p in ("p0", "p1", "p2")] == [True, False, True]
+    assert doc.boolean("p3") is None and doc.boolean("missing") is None
+    assert set(doc.problems) == {"p3"}
+
+
+def test_two_spellings_of_one_name_are_refused_not_merged() -> None:
+    for doc in (
+        from_json(b'{"subject": "a", "Subject": "b", "x": 1, "x": 2}'),
+        from_xml(xml('<property name="subject">a</property><property name="SUBJECT">b</property>')),
+    ):
+        assert list(doc.problems) in (["Subject"], ["SUBJECT"])
+    assert not from_json(b'{"x": 1, "x": 2}').problems  # one spelling twice: the last wins
 
 
 def test_check_raises_once_with_every_problem() -> None:
@@ -272,10 +278,11 @@ def test_merge_query_body_wins_and_values_become_textual() -> None:
     assert not empty.textual
 
 
-def test_put_without_overwrite_keeps_the_first_value() -> None:
+def test_put_of_another_spelling_is_a_problem_and_the_last_value_is_kept() -> None:
     doc = InputDoc()
     doc.put("Name", "first")
-    doc.put("NAME", "second", overwrite=False)
-    assert doc.raw("name") == "first"
+    doc.put("Name", "again")
+    assert not doc.problems and doc.raw("name") == "again"
     doc.put("NAME", "third")
     assert list(doc.items()) == [("NAME", "third")]
+    assert list(doc.problems) == ["NAME"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from openucwa.domain.applications import Application
@@ -73,8 +73,14 @@ class SqlApplicationRepository:
         return _app(row) if row else None
 
     async def get_or_create(
-        self, app: Application, max_per_user: int, streams: Sequence[str] = ()
+        self,
+        app: Application,
+        max_per_user: int,
+        streams: Sequence[str] = (),
+        uncounted: Collection[str] = (),
     ) -> tuple[Application, bool]:
+        skip = list(uncounted)
+
         def run(conn: sqlite3.Connection) -> tuple[Application, bool]:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM applications"
@@ -84,7 +90,9 @@ class SqlApplicationRepository:
             if row:
                 return _app(row[0]), False
             (count,) = conn.execute(
-                "SELECT count(*) FROM applications WHERE owner_uri = ?", (app.owner_uri,)
+                "SELECT count(*) FROM applications WHERE owner_uri = ?"
+                f" AND app_id NOT IN ({', '.join('?' * len(skip))})",
+                (app.owner_uri, *skip),
             ).fetchone()
             if count >= max_per_user:
                 raise Gone("TooManyApplications", "This user has too many applications.")

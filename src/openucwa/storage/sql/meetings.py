@@ -219,6 +219,7 @@ class SqlMeetingRepository:
         meeting_id: str,
         extension: Extension,
         expected_etag: str | None,
+        max_extensions: int | None = None,
     ) -> None:
         def run(conn: sqlite3.Connection) -> None:
             exists = conn.execute(
@@ -236,11 +237,16 @@ class SqlMeetingRepository:
             if expected_etag is None:
                 if row:
                     raise Conflict("AlreadyExists", "An extension with this id already exists.")
-                (seq,) = conn.execute(
-                    "SELECT coalesce(max(seq), 0) + 1 FROM meeting_extensions"
+                count, seq = conn.execute(
+                    "SELECT count(*), coalesce(max(seq), 0) + 1 FROM meeting_extensions"
                     " WHERE organizer_uri = ? AND meeting_id = ?",
                     (organizer_uri, meeting_id),
                 ).fetchone()
+                if max_extensions is not None and count >= max_extensions:
+                    raise Conflict(
+                        "LimitExceeded",
+                        f"A meeting holds at most {max_extensions} extensions.",
+                    )
             else:
                 if not row:
                     raise NotFound(message="The extension does not exist.")

@@ -32,10 +32,11 @@ def _error(error: str, description: str = "") -> Response:
 
 async def _form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").lower()
+    body = await read_body(request, MAX_FORM_BYTES)  # the same limit for every encoding
     if content_type.startswith("multipart/form-data"):
+        request._body = body  # Starlette's form parser reads the body from here
         async with request.form(max_files=0, max_fields=MAX_FIELDS) as form:
             return {k: v for k, v in form.items() if isinstance(v, str)}
-    body = await read_body(request, MAX_FORM_BYTES)
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
