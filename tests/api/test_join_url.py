@@ -7,10 +7,12 @@ from pathlib import Path
 
 import httpx
 
+from openucwa.bootstrap import Built
 from openucwa.domain.clock import FakeClock
+from openucwa.domain.users import User
 from openucwa.settings import Settings
 from tests.api.meetings_support import BILL, created, get_json, put, running_app, self_href
-from tests.conftest import BASE, Helpers
+from tests.conftest import BASE, CHEAP_PASSWORDS, Helpers, Session
 
 
 def path_of(join_url: str) -> str:
@@ -113,3 +115,29 @@ async def test_the_page_finds_organizers_in_every_organisation_domain(
             response = await helpers.client.get(path)
             assert response.status_code == 200 and "Two domains" in response.text, path
         assert (await helpers.client.get(f"/alice/{meeting_id}")).status_code == 404
+
+
+async def test_a_user_part_a_path_must_escape_still_opens_its_page(
+    helpers: Helpers, built: Built
+) -> None:
+    """A SIP user part may hold ``%`` (and other characters a path escapes): the joinUrl
+    carries it percent-encoded, and the page decodes it back to the same organizer."""
+    uri, password = "sip:pct%41x.o'neil@contoso.com", "pct-pass"
+    await built.storage.users.add(
+        User(uri=uri, name="Pct", password_hash=CHEAP_PASSWORDS.hash(password))
+    )
+    response = await helpers.client.post(
+        "/WebTicket/oauthtoken",
+        data={"grant_type": "password", "username": uri[4:], "password": password},
+    )
+    token = response.json()["access_token"]
+    app = await helpers.client.post(
+        "/ucwa/oauth/v1/applications",
+        json={"UserAgent": "t", "EndpointId": "e", "Culture": "en-US"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    who = Session(token=token, app=app.json())
+    meeting = await created(helpers, who, {"subject": "Escaped organizer"})
+    assert path_of(meeting["joinUrl"]) == f"/pct%2541x.o%27neil/{meeting['onlineMeetingId']}"
+    page = await open_page(helpers, meeting["joinUrl"])
+    assert page.status_code == 200 and "Escaped organizer" in page.text

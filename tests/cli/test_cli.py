@@ -167,3 +167,62 @@ def test_serve_refuses_an_unmigrated_database(db: str) -> None:
 
     with pytest.raises(RuntimeError, match="openucwa migrate"):
         asyncio.run(start())
+
+
+def failure(*args: str, env: dict[str, str] | None = None) -> str:
+    """A command that fails the way click reports errors: exit code 1 or 2, one ``Error:``
+    line, no traceback."""
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert result.exit_code in (1, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "Error:" in result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("OPENUCWA_MAX_MEETINGS_PER_USER", "abc", "is not a whole number"),
+        ("OPENUCWA_MAX_MEETINGS_PER_USER", "-1", "must be greater than 0"),
+        ("OPENUCWA_MAX_EXTENSIONS_PER_MEETING", "0", "must be greater than 0"),
+        ("OPENUCWA_HEAD_TIMEOUT", "soon", "is not a number"),
+        ("OPENUCWA_BODY_TIMEOUT", "nan", "is not a number"),
+        ("OPENUCWA_TOKEN_LIFETIME", "1.5", "is not a whole number"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    db: str, name: str, value: str, says: str
+) -> None:
+    run("migrate", "--database", db)
+    out = failure("serve", "--database", db, env={name: value})
+    assert name in out and says in out
+
+
+def test_commands_on_a_missing_or_unmigrated_database_say_so(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'nodir' / 'x.db'}"
+    assert "openucwa migrate" in failure("users", "list", "--database", missing)
+    assert "openucwa migrate" in failure("serve", "--database", missing)
+    assert not (tmp_path / "nodir").exists()  # looking created nothing
+    sqlite3.connect(tmp_path / "empty.db").close()
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    out = failure(
+        "users", "add", "a@contoso.com", "--name", "A", "--password", "p", "--database", empty
+    )
+    assert "needs migrating" in out
+
+
+def test_empty_passwords_and_names_are_refused(db: str) -> None:
+    run("migrate", "--database", db)
+    out = failure(
+        "users", "add", "a@contoso.com", "--name", "A", "--password", "", "--database", db
+    )
+    assert "--password" in out
+    out = failure(
+        "users", "add", "a@contoso.com", "--name", " ", "--password", "p", "--database", db
+    )
+    assert "--name" in out
+    run("users", "add", "a@contoso.com", "--name", "A", "--password", "p", "--database", db)
+    assert "--password" in failure(
+        "users", "passwd", "a@contoso.com", "--password", "", "--database", db
+    )
+    assert "sip:a@contoso.com" in run("users", "list", "--database", db)

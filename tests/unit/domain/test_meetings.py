@@ -218,6 +218,45 @@ def test_expiration_time_outside_the_window_is_refused(offset: timedelta) -> Non
     assert list(problems(expiration_time=NOW + offset)) == ["expirationTime"]
 
 
+@pytest.mark.parametrize(
+    ("now", "earliest", "latest"),
+    [
+        # Three leap days in the next ten years: 3653 days, one more than a fixed 3652.
+        (
+            datetime(2026, 12, 4, 20, 0, tzinfo=UTC),
+            datetime(2025, 12, 4, 20, 0, tzinfo=UTC),
+            datetime(2036, 12, 4, 20, 0, tzinfo=UTC),
+        ),
+        # A 29 February in the past year: 366 days back.
+        (
+            datetime(2028, 3, 1, 0, 0, tzinfo=UTC),
+            datetime(2027, 3, 1, 0, 0, tzinfo=UTC),
+            datetime(2038, 3, 1, 0, 0, tzinfo=UTC),
+        ),
+        # From a 29 February: the 28th in years without one.
+        (
+            datetime(2028, 2, 29, 12, 0, tzinfo=UTC),
+            datetime(2027, 2, 28, 12, 0, tzinfo=UTC),
+            datetime(2038, 2, 28, 12, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_the_expiration_window_is_counted_in_calendar_years(
+    now: datetime, earliest: datetime, latest: datetime
+) -> None:
+    def at(when: datetime) -> OnlineMeeting:
+        data = MeetingInput(expiration_time=when)
+        return new_meeting(data, ORGANIZER, RULES, CountingIds(), now, CONFERENCE_ID)
+
+    assert at(earliest).expiration_time == earliest
+    assert at(latest).expiration_time == latest
+    tick = timedelta(microseconds=1)
+    for outside in (earliest - tick, latest + tick):
+        with pytest.raises(BadRequest) as caught:
+            at(outside)
+        assert list(caught.value.parameters) == ["expirationTime"]
+
+
 @pytest.mark.parametrize(("field", "limit"), [("subject", 250), ("description", 4096)])
 def test_subject_and_description_lengths(field: str, limit: int) -> None:
     assert getattr(make(**{field: "x" * limit}), field) == "x" * limit

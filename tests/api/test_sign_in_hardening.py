@@ -1,0 +1,120 @@
+"""Sign-in and application edge cases a hostile or careless client reaches: a burst of
+password guesses, scopes, forged Host and X-Forwarded-* values, the per-user cap after
+applications expired, and the 204 shape of the capture."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from openucwa.domain.clock import FakeClock
+from openucwa.settings import Settings
+from tests.api.meetings_support import assert_error, running_app
+from tests.conftest import USERS, Helpers
+
+TOKEN = "/WebTicket/oauthtoken"
+USER = "/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+
+
+def guess(password: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": "bmauldin@contoso.com", "password": password}
+
+
+async def test_a_burst_of_guesses_gets_no_more_checks_than_one_by_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """Five free failures, then the back-off: the right password inside a burst of 60
+    concurrent guesses is refused like any other (before, every guess was checked)."""
+    passwords = [f"guess-{i}" for i in range(60)]
+    passwords[40] = USERS["bill"][2]
+    answers = await asyncio.gather(*(client.post(TOKEN, data=guess(p)) for p in passwords))
+    assert {a.status_code for a in answers} == {400}
+    said = Counter(a.json()["error_description"] for a in answers)
+    assert said == {
+        "The user name or password is incorrect.": 5,
+        "Too many failed attempts; try again later.": 55,
+    }
+
+
+async def test_concurrent_good_sign_ins_all_succeed(client: httpx.AsyncClient) -> None:
+    answers = await asyncio.gather(
+        *(client.post(TOKEN, data=guess(USERS["bill"][2])) for _ in range(10))
+    )
+    assert [a.status_code for a in answers] == [200] * 10
+    assert len({a.json()["access_token"] for a in answers}) == 10
+
+
+async def test_a_scope_other_than_all_is_invalid_scope(client: httpx.AsyncClient) -> None:
+    for scope, status in (("all", 200), ("ALL", 200), ("", 200), ("bogus", 400)):
+        response = await client.post(TOKEN, data={**guess(USERS["bill"][2]), "scope": scope})
+        assert response.status_code == status, scope
+    assert response.json()["error"] == "invalid_scope"
+
+
+async def test_forged_host_and_forwarded_values_never_reach_hrefs(
+    client: httpx.AsyncClient,
+) -> None:
+    cases = [
+        ({"X-Forwarded-Proto": "javascript"}, "http://lyncweb.contoso.com"),
+        ({"X-Forwarded-Proto": "HTTPS"}, "https://lyncweb.contoso.com"),
+        ({"X-Forwarded-Host": "meet.contoso.com:8443"}, "http://meet.contoso.com:8443"),
+        ({"X-Forwarded-Host": '"evil.example",grant_type="password'}, "http://"),
+        ({"Host": "a b"}, "http://"),
+        ({"Host": "[::1]:8080"}, "http://[::1]:8080"),
+    ]
+    for headers, origin in cases:
+        root = await client.get("/", headers=headers)
+        assert root.status_code == 200
+        href = root.json()["_links"]["user"]["href"]
+        assert href.startswith(origin + "/") or (origin == "http://" and " " not in href), href
+        assert '"' not in href and "javascript" not in href and "evil" not in href
+        challenge = (await client.get(USER, headers=headers)).headers["www-authenticate"]
+        assert challenge.count('"') == 8 and "evil" not in challenge, challenge
+
+
+async def test_deleting_an_application_answers_204_with_content_length_0(
+    helpers: Helpers,
+) -> None:
+    bill = await helpers.session("bill")
+    response = await helpers.client.delete(bill.app_href, headers=bill.headers)
+    assert response.status_code == 204
+    assert response.headers["content-length"] == "0" and response.content == b""
+
+
+async def test_expired_applications_do_not_use_up_the_cap(tmp_path: Path, clock: FakeClock) -> None:
+    settings = Settings(
+        database=f"sqlite:///{tmp_path / 'cap.db'}",
+        max_applications_per_user=2,
+        app_idle_timeout=60,
+        app_purge_after=3600,
+    )
+    async with running_app(settings, clock) as (_, helpers):
+        first = await helpers.session("bill", "e1")
+        await helpers.session("bill", "e2")
+        token = first.token
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"UserAgent": "t", "EndpointId": "e3", "Culture": "en-US"}
+        full = await helpers.client.post("/ucwa/oauth/v1/applications", json=body, headers=headers)
+        assert_error(full, 410, "Gone", "TooManyApplications")
+        clock.advance(61)  # both expired: 410 for another hour, but nobody can use them
+        gone = await helpers.client.get(first.app_href, headers=headers)
+        assert_error(gone, 410, "Gone", "InactiveApplicationExpired")
+        created = await helpers.client.post(
+            "/ucwa/oauth/v1/applications", json=body, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        other = {**body, "EndpointId": "e4"}
+        second = await helpers.client.post(
+            "/ucwa/oauth/v1/applications", json=other, headers=headers
+        )
+        assert second.status_code == 201, second.text
+        third = await helpers.client.post(
+            "/ucwa/oauth/v1/applications", json={**body, "EndpointId": "e5"}, headers=headers
+        )
+        assert_error(third, 410, "Gone", "TooManyApplications")
+        # The expired ones still answer 410 until they are purged.
+        still = await helpers.client.get(first.app_href, headers=headers)
+        assert_error(still, 410, "Gone", "InactiveApplicationExpired")
