@@ -318,6 +318,21 @@ async def test_hostile_xml(ctx: Ctx, name: str, case: str) -> None:
     await assert_recovers(ctx, name)
 
 
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("encoding", ["x-bogus", "hex", "rot13", "base64", "zlib", "shift_jis"])
+async def test_xml_declaring_an_unusable_encoding(
+    ctx: Ctx, name: str, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><input xmlns="{NS_URI}"/>'.encode()
+    response = await send(ctx, name, body, XML)
+    assert_error(response, 400, "BadRequest", "DeserializationFailure")
+    response = await send(ctx, name, body, XML, accept=XML)
+    root = assert_xml_error(response, 400, "BadRequest")
+    assert root.findtext(f"{NS}subcode") == "DeserializationFailure"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback logged
+    await assert_recovers(ctx, name)
+
+
 # -- unknown URLs and wrong methods -------------------------------------------------------
 
 

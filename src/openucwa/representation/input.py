@@ -173,7 +173,9 @@ def from_xml(body: bytes) -> InputDoc:
         raise _malformed("DTDs and entities are not allowed") from None
     except SafeET.ParseError as exc:
         raise _malformed(f"invalid XML ({exc})") from None
-    except (ValueError, RecursionError):
+    except LookupError:  # an encoding Python does not know, or not a text codec ("hex")
+        raise _malformed("unknown or unsupported character encoding") from None
+    except (ValueError, RecursionError):  # ValueError: also multi-byte codecs expat cannot use
         raise _malformed("invalid XML") from None
     _check_depth(root)
     if _local(root.tag) not in ("input", "resource"):

@@ -144,6 +144,19 @@ def test_xml_that_cannot_be_read(body: bytes) -> None:
     assert "invalid XML" in malformed(from_xml, body)
 
 
+@pytest.mark.parametrize(
+    "encoding", ["x-bogus", "hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "mbcs"]
+)
+def test_an_unknown_or_non_text_encoding_is_a_deserialization_failure(encoding: str) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><input/>'.encode()
+    assert "character encoding" in malformed(from_xml, body)
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "utf-7", "undefined", "idna"])
+def test_an_encoding_expat_cannot_use_is_a_deserialization_failure(encoding: str) -> None:
+    malformed(from_xml, f'<?xml version="1.0" encoding="{encoding}"?><input/>'.encode())
+
+
 def test_an_empty_xml_body_is_an_empty_input() -> None:
     doc = from_xml(b" \n")
     assert doc.values == {} and doc.textual
