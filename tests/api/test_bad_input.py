@@ -333,6 +333,34 @@ async def test_xml_declaring_an_unusable_encoding(
     await assert_recovers(ctx, name)
 
 
+LATIN1_XML = (
+    f'<input xmlns="{NS_URI}"><property name="subject">Caf\xe9 cr\xe8me</property></input>'
+).encode("latin-1")
+
+
+@pytest.mark.parametrize("name", ["meeting_post", "meeting_put"])
+async def test_xml_body_in_the_content_type_charset(ctx: Ctx, name: str) -> None:
+    response = await send(ctx, name, LATIN1_XML, XML + "; charset=iso-8859-1")
+    assert response.status_code == ctx.targets[name].ok, response.text
+    assert response.json()["subject"] == "Caf\xe9 cr\xe8me"
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("charset", ["x-bogus", "hex", "shift_jis"])
+async def test_xml_body_in_an_unusable_charset(
+    ctx: Ctx, name: str, charset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    content_type = f"{XML}; charset={charset}"
+    body = f'<input xmlns="{NS_URI}"><property name="subject">ascii</property></input>'.encode()
+    response = await send(ctx, name, body, content_type)
+    assert_error(response, 400, "BadRequest", "DeserializationFailure")
+    response = await send(ctx, name, body, content_type, accept=XML)
+    root = assert_xml_error(response, 400, "BadRequest")
+    assert root.findtext(f"{NS}subcode") == "DeserializationFailure"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    await assert_recovers(ctx, name)
+
+
 # -- unknown URLs and wrong methods -------------------------------------------------------
 
 

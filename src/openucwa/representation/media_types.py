@@ -69,3 +69,15 @@ def body_format(content_type: str | None) -> Format | None:
     media = content_type.split(";", 1)[0].strip().lower()
     found = _BY_TYPE.get(media)
     return found[0] if found else None
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type, unquoted (``'utf-8'`` and ``"utf-8"`` are
+    sent too), or None when it names none."""
+    if not content_type or ";" not in content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'").strip() or None
+    return None

@@ -6,7 +6,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from openucwa.domain.errors import BadRequest, EntityTooLarge, UnsupportedMediaType
 from openucwa.representation.input import InputDoc, from_json, from_xml
-from openucwa.representation.media_types import body_format
+from openucwa.representation.media_types import body_format, charset_of
 from openucwa.web.context import services
 
 
@@ -85,12 +85,13 @@ def decode_input(request: Request, body: bytes, with_query: bool = True) -> Inpu
     if not body or body.isspace():  # as `not body.strip()`, without copying the body
         doc = InputDoc()
     else:
-        fmt = body_format(request.headers.get("content-type"))
+        content_type = request.headers.get("content-type")
+        fmt = body_format(content_type)
         if fmt is None:
             raise UnsupportedMediaType(
                 "UnsupportedMediaType", "Send application/json or application/xml."
             )
-        doc = from_json(body) if fmt == "json" else from_xml(body)
+        doc = from_json(body) if fmt == "json" else from_xml(body, charset_of(content_type))
     if with_query and request.scope.get("query_string") and request.query_params:
         doc.merge_query(dict(request.query_params))
     return doc

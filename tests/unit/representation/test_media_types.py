@@ -11,6 +11,7 @@ from openucwa.representation.media_types import (
     XML,
     Negotiated,
     body_format,
+    charset_of,
     negotiate,
 )
 
@@ -76,3 +77,24 @@ def test_negotiate(accept: str | None, fmt: str, content_type: str) -> None:
 )
 def test_body_format(content_type: str | None, fmt: str | None) -> None:
     assert body_format(content_type) == fmt
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        (None, None),
+        ("", None),
+        ("application/xml", None),
+        ("application/xml;", None),
+        ("application/xml; charset=iso-8859-1", "iso-8859-1"),
+        ("application/xml;CHARSET=UTF-8", "UTF-8"),
+        ("application/xml; charset='utf-8'", "utf-8"),
+        ('text/xml; charset="windows-1252"', "windows-1252"),
+        ("application/xml; q=1; charset = latin1 ", "latin1"),
+        ("application/xml; charset=", None),
+        ("application/xml; charset=''", None),
+        ("application/xml; version=2", None),
+    ],
+)
+def test_charset_of(content_type: str | None, charset: str | None) -> None:
+    assert charset_of(content_type) == charset
