@@ -3,6 +3,7 @@ and the server keeps serving (spec §2.0.1, §2.0.3, §2.0.4, §4.6; E17)."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,10 +61,15 @@ async def ctx(client: httpx.AsyncClient, helpers: Helpers) -> AsyncIterator[Ctx]
 
 
 async def send(
-    ctx: Ctx, name: str, content: Any, content_type: str | None = JSON, accept: str | None = None
+    ctx: Ctx,
+    name: str,
+    content: Any,
+    content_type: str | None = JSON,
+    accept: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> httpx.Response:
     target = ctx.targets[name]
-    headers = dict(target.headers)
+    headers = {**target.headers, **(extra or {})}
     if content_type is not None:
         headers["Content-Type"] = content_type
     if accept is not None:
@@ -253,6 +259,30 @@ async def test_unsupported_media_type(ctx: Ctx, name: str, content_type: str) ->
     response = await send(ctx, name, b"subject,attendees\nx,y\n", content_type)
     assert_error(response, 415, "UnsupportedMediaType")
     await assert_recovers(ctx, name)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("coding", ["gzip", "GZIP", "deflate", "br", "gzip, identity"])
+async def test_coded_body_is_an_unsupported_media_type(ctx: Ctx, name: str, coding: str) -> None:
+    target = ctx.targets[name]
+    body = gzip.compress(orjson.dumps(target.valid))
+    headers = {"Content-Encoding": coding}
+    response = await send(ctx, name, body, extra=headers)
+    error = assert_error(response, 415, "UnsupportedMediaType")
+    assert f"Content-Encoding {coding} is not supported" in error["message"]
+    response = await send(ctx, name, body, accept=XML, extra=headers)
+    root = assert_xml_error(response, 415, "UnsupportedMediaType")
+    assert f"Content-Encoding {coding} is not supported" in (root.findtext(f"{NS}message") or "")
+    await assert_recovers(ctx, name)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("coding", ["identity", " Identity "])
+async def test_identity_coded_body_is_read(ctx: Ctx, name: str, coding: str) -> None:
+    target = ctx.targets[name]
+    body = orjson.dumps(target.valid)
+    response = await send(ctx, name, body, extra={"Content-Encoding": coding})
+    assert response.status_code == target.ok, response.text
 
 
 @pytest.mark.parametrize("name", TARGETS)

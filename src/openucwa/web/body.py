@@ -14,7 +14,22 @@ def _too_large(limit: int) -> EntityTooLarge:
     return EntityTooLarge(message=f"The request body is larger than {limit} bytes.")
 
 
+def _unsupported_coding(coding: str) -> UnsupportedMediaType:
+    shown = coding.strip()[:64]
+    return UnsupportedMediaType(
+        "UnsupportedMediaType", f"Content-Encoding {shown} is not supported; send the body as is."
+    )
+
+
+_IDENTITY = frozenset({"identity", ""})
+
+
 async def read_body(request: Request, limit: int | None = None) -> bytes:
+    # A coded body (gzip, ...) is refused as RFC 9110 §8.4.1 asks: 415, not a 400 that blames
+    # the bytes. Absent, the usual case, this is one lookup.
+    coding = request.headers.get("content-encoding")
+    if coding is not None and coding.strip().lower() not in _IDENTITY:
+        raise _unsupported_coding(coding)
     limit = services(request).edge.max_body_bytes if limit is None else limit
     declared = request.headers.get("content-length")
     if declared is not None:
