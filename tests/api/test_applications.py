@@ -240,6 +240,26 @@ async def test_get_application_xml(
     assert props["endpointId"] == "endpoint-1"
 
 
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        ("application/xml;q=0.5, */*", "application/json"),
+        ("*/*;q=1, application/xml;q=0.1", "application/json"),
+        ("application/*, application/xml;q=0.2", "application/json"),
+        ("application/xml;q=nan", "application/json"),
+        ("application/xml;q=0.9, */*;q=0.8", "application/xml"),
+    ],
+)
+async def test_wildcards_compete_as_json(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str, media: str
+) -> None:
+    bill = await helpers.session("bill")
+    for href in (bill.app_href, bill.link("me", "self")):
+        response = await client.get(href, headers={**bill.headers, "Accept": accept})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == f"{media}; charset=utf-8"
+
+
 async def test_if_none_match(client: httpx.AsyncClient, helpers: Helpers) -> None:
     bill = await helpers.session("bill")
     etag = bill.app["etag"]

@@ -30,33 +30,58 @@ class Negotiated:
 _DEFAULT = Negotiated("json", JSON + "; charset=utf-8")
 
 
+_WILDCARDS = frozenset({"*/*", "application/*"})  # JSON candidates (spec: XML only if preferred)
+
+
+def quality(params: list[str]) -> float:
+    """The q-value among a list entry's parameters (RFC 9110 §12.4.2): 1 when absent, 0 when
+    it is not a number from 0 to 1 (``q=abc``, ``q=nan``, ``q=2``), so a broken entry never
+    wins."""
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                q = float(value.strip())
+            except ValueError:
+                return 0.0
+            return q if 0.0 <= q <= 1.0 else 0.0  # False for nan too
+    return 1.0
+
+
 def negotiate(accept: str | None) -> Negotiated:
-    """JSON unless XML is explicitly preferred. Unknown types fall back to JSON."""
+    """JSON unless XML is explicitly preferred; unknown types fall back to JSON.
+
+    The highest q wins. ``*/*`` and ``application/*`` compete as JSON at their own q, unless
+    ``application/json`` is listed itself: the most specific range names a type's q (RFC 9110
+    §12.5.1). At equal q a listed type beats a wildcard, then the first listed wins."""
     if not accept or accept == JSON or accept == "*/*":
         return _DEFAULT
-    best: tuple[float, int, Format, str] | None = None
+    best: tuple[float, int, int, Format, str] | None = None
+    wildcard: tuple[float, int, int, Format, str] | None = None
+    json_listed = False
     for position, part in enumerate(accept.split(",")):
         pieces = part.split(";")
         media = pieces[0].strip().lower()
+        if media in _WILDCARDS:
+            q = quality(pieces[1:])
+            if q > 0 and (wildcard is None or q > wildcard[0]):
+                wildcard = (q, 0, -position, "json", JSON)
+            continue
         if media not in _BY_TYPE:
             continue
-        quality = 1.0
-        for param in pieces[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value.strip())
-                except ValueError:
-                    quality = 0.0
-        if quality <= 0:
+        json_listed = json_listed or media == JSON
+        q = quality(pieces[1:])
+        if q <= 0:
             continue
         fmt, echoed = _BY_TYPE[media]
-        candidate = (quality, -position, fmt, echoed)
-        if best is None or candidate[:2] > best[:2]:
+        candidate = (q, 1, -position, fmt, echoed)
+        if best is None or candidate[:3] > best[:3]:
             best = candidate
+    if wildcard is not None and not json_listed and (best is None or wildcard[:3] > best[:3]):
+        best = wildcard
     if best is None:
         return _DEFAULT
-    return Negotiated(best[2], best[3] + "; charset=utf-8")
+    return Negotiated(best[3], best[4] + "; charset=utf-8")
 
 
 def body_format(content_type: str | None) -> Format | None:

@@ -13,6 +13,7 @@ from openucwa.representation.media_types import (
     body_format,
     charset_of,
     negotiate,
+    quality,
 )
 
 CHARSET = "; charset=utf-8"
@@ -45,6 +46,28 @@ CHARSET = "; charset=utf-8"
         ("application/xml;level=1;q=0.3, application/json;q=0.2", "xml", XML),
         ("text/html, application/xml;q=0.1", "xml", XML),
         ("text/html, */*", "json", JSON),
+        # */* and application/* are JSON at their own q (CLIENT-COMPAT: XML only if preferred).
+        ("application/xml;q=0.5, */*", "json", JSON),
+        ("*/*;q=1, application/xml;q=0.1", "json", JSON),
+        ("application/*, application/xml;q=0.2", "json", JSON),
+        ("application/xml;q=0.9, application/*;q=0.95", "json", JSON),
+        ("*/*;q=0.2, application/*;q=0.6, application/xml;q=0.5", "json", JSON),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "xml", XML),
+        ("application/xml, text/xml, */*; q=0.01", "xml", XML),
+        ("*/*;q=0.5, application/xml;q=0.5", "xml", XML),  # equal q: the listed type
+        ("*/*;q=0, application/xml;q=0.1", "xml", XML),
+        ("text/*, application/xml;q=0.1", "xml", XML),  # text/* is not JSON
+        # A listed application/json names JSON's own q; the wildcard does not override it.
+        ("application/json;q=0.1, application/xml;q=0.5, */*", "xml", XML),
+        ("application/json;q=0, application/xml;q=0.1, */*", "xml", XML),
+        # A q that is not a number from 0 to 1 counts as 0: that entry never wins.
+        ("application/xml;q=nan", "json", JSON),
+        ("application/xml;q=NaN, application/json;q=0.1", "json", JSON),
+        ("application/xml;q=inf", "json", JSON),
+        ("application/xml;q=2", "json", JSON),
+        ("application/xml;q=-1", "json", JSON),
+        ("application/xml;q=, */*;q=0.1", "json", JSON),
+        ("application/xml;q=0.5;q=0, application/json;q=0.4", "xml", XML),  # the first q counts
         # Anything we cannot make falls back to JSON.
         ("text/html", "json", JSON),
         ("image/png;q=1", "json", JSON),
@@ -98,3 +121,24 @@ def test_body_format(content_type: str | None, fmt: str | None) -> None:
 )
 def test_charset_of(content_type: str | None, charset: str | None) -> None:
     assert charset_of(content_type) == charset
+
+
+@pytest.mark.parametrize(
+    ("params", "q"),
+    [
+        ([], 1.0),
+        (["level=1"], 1.0),
+        (["q=0.5"], 0.5),
+        ([" Q = 0.25 "], 0.25),
+        (["q=1.000"], 1.0),
+        (["q=0"], 0.0),
+        (["q=abc"], 0.0),
+        (["q=nan"], 0.0),
+        (["q=inf"], 0.0),
+        (["q=1.5"], 0.0),
+        (["q=-0.5"], 0.0),
+        (["level=1", "q=0.3", "q=0.9"], 0.3),
+    ],
+)
+def test_quality(params: list[str], q: float) -> None:
+    assert quality(params) == q
