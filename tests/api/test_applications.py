@@ -295,6 +295,65 @@ async def test_gzip_on_get_only(client: httpx.AsyncClient, helpers: Helpers) -> 
     assert plain.json() == body
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip;q=0, identity", False),
+        ("identity, gzip;q=0", False),
+        ("*, gzip;q=0", False),
+        ("gzip;q=nan", False),
+        ("deflate", False),
+        ("*;q=0.5", True),
+        ("br;q=1, GZIP;q=0.3", True),
+        ("x-gzip", True),
+    ],
+)
+async def test_gzip_follows_accept_encoding(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str, gzipped: bool
+) -> None:
+    bill = await helpers.session("bill")
+    headers = {**bill.headers, "Accept-Encoding": accept_encoding}
+    async with client.stream("GET", bill.app_href, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(raw)
+    if gzipped:
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert orjson.loads(gzip.decompress(raw))["id"] == bill.app["id"]
+    else:
+        assert "content-encoding" not in response.headers
+        assert orjson.loads(raw)["id"] == bill.app["id"]
+
+
+async def head_and_get(
+    client: httpx.AsyncClient, href: str, headers: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response, bytes]:
+    head = await client.head(href, headers=headers)
+    async with client.stream("GET", href, headers=headers) as get:
+        raw = b"".join([chunk async for chunk in get.aiter_raw()])
+    return head, get, raw
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "gzip, deflate", "identity"])
+@pytest.mark.parametrize("accept", ["application/json", "application/xml"])
+async def test_head_sends_the_headers_get_would(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str, accept: str
+) -> None:
+    bill = await helpers.session("bill")
+    mine = bill.link("onlineMeetings", "myOnlineMeetings")
+    meeting = await client.post(mine, json={"subject": "Heads"}, headers=bill.headers)
+    headers = {**bill.headers, "Accept-Encoding": accept_encoding, "Accept": accept}
+    for href in (bill.app_href, bill.link("me", "self"), meeting.headers["location"], mine):
+        head, get, raw = await head_and_get(client, href, headers)
+        assert head.status_code == get.status_code == 200
+        assert head.content == b""
+        for name in ("content-encoding", "vary", "content-length", "content-type", "etag"):
+            assert head.headers.get(name) == get.headers.get(name), (href, name)
+        assert int(head.headers["content-length"]) == len(raw)
+        assert ("content-encoding" in head.headers) is (accept_encoding != "identity")
+
+
 # -- DELETE -------------------------------------------------------------------------------
 
 

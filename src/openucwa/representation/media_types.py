@@ -84,6 +84,43 @@ def negotiate(accept: str | None) -> Negotiated:
     return Negotiated(best[3], best[4] + "; charset=utf-8")
 
 
+# Accept-Encoding values as clients send them, answered without parsing (browsers, httpx,
+# curl --compressed, .NET); any other value is parsed.
+_GZIP_COMMON: dict[str, bool] = {
+    "gzip": True,
+    "gzip, deflate": True,
+    "gzip,deflate": True,
+    "gzip, deflate, br": True,
+    "gzip, deflate, br, zstd": True,
+    "gzip, deflate, zstd": True,
+    "deflate, gzip": True,
+    "deflate, gzip, br, zstd": True,
+    "br, gzip, deflate": True,
+    "identity": False,
+    "": False,
+}
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value accepts gzip (RFC 9110 §12.5.3): ``gzip`` (or its alias
+    ``x-gzip``) at q > 0, or, when it is not listed, ``*`` at q > 0. ``gzip;q=0`` refuses it."""
+    known = _GZIP_COMMON.get(accept_encoding)
+    if known is not None:
+        return known
+    listed: float | None = None
+    star: float | None = None
+    for part in accept_encoding.split(","):
+        pieces = part.split(";")
+        coding = pieces[0].strip().lower()
+        if coding in ("gzip", "x-gzip"):
+            if listed is None:
+                listed = quality(pieces[1:])
+        elif coding == "*" and star is None:
+            star = quality(pieces[1:])
+    q = listed if listed is not None else star
+    return q is not None and q > 0
+
+
 def body_format(content_type: str | None) -> Format | None:
     """The codec for a request body, or None if the type is not a UCWA resource type."""
     if not content_type:

@@ -10,6 +10,7 @@ from openucwa.representation.media_types import (
     VND_XML,
     XML,
     Negotiated,
+    accepts_gzip,
     body_format,
     charset_of,
     negotiate,
@@ -142,3 +143,35 @@ def test_charset_of(content_type: str | None, charset: str | None) -> None:
 )
 def test_quality(params: list[str], q: float) -> None:
     assert quality(params) == q
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip"),
+    [
+        ("gzip", True),
+        ("gzip, deflate", True),
+        ("gzip, deflate, br, zstd", True),
+        ("br;q=1.0, gzip;q=0.8, *;q=0.1", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("deflate , Gzip ; q=0.5", True),
+        ("*", True),
+        ("*;q=0.5", True),
+        ("identity", False),
+        ("", False),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, identity", False),
+        ("gzip; q=0.000", False),
+        ("*;q=0", False),
+        ("*, gzip;q=0", False),  # the listed coding's own q, not the wildcard's
+        ("gzip;q=0.1, *;q=0", True),
+        ("gzip;q=nan", False),
+        ("gzip;q=abc", False),
+        ("gzipped", False),
+        ("notgzip, deflate", False),
+        ("identity;q=0", False),
+    ],
+)
+def test_accepts_gzip(accept_encoding: str, gzip: bool) -> None:
+    assert accepts_gzip(accept_encoding) is gzip
