@@ -3,6 +3,7 @@ CLIENT-COMPAT "Discovery and URL layout" and "Sign-in")."""
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import httpx
@@ -289,3 +290,62 @@ async def test_user_tolerates_browser_headers(client: httpx.AsyncClient, helpers
     }
     response = await client.get(USER, headers=headers)
     assert response.status_code == 200
+
+
+# -- gzip on every GET, the HTML pages too (CLIENT-COMPAT "Content negotiation and encoding") --
+
+
+async def raw_get(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> tuple[httpx.Response, bytes]:
+    async with client.stream("GET", path, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    return response, raw
+
+
+def gunzipped(response: httpx.Response, raw: bytes) -> bytes:
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) == len(raw)
+    return gzip.decompress(raw)
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "gzip, deflate", "deflate, gzip;q=0.5"])
+async def test_challenge_is_gzipped_when_asked(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str
+) -> None:
+    bill = await helpers.session("bill")
+    meeting = await client.post(
+        bill.link("onlineMeetings", "myOnlineMeetings"), json={}, headers=bill.headers
+    )
+    # the user resource, a Starlette-routed resource and a direct route (the meeting GET)
+    for path in (USER, bill.app_href, meeting.headers["location"]):
+        response, raw = await raw_get(client, path, {"Accept-Encoding": accept_encoding})
+        assert_challenge(response)
+        assert b"401 - Unauthorized" in gunzipped(response, raw)
+        head = await client.head(path, headers={"Accept-Encoding": accept_encoding})
+        assert_challenge(head)
+        assert head.content == b""
+        for name in ("content-encoding", "vary", "content-length", "content-type"):
+            assert head.headers.get(name) == response.headers.get(name), (path, name)
+
+
+async def test_challenge_is_plain_when_gzip_is_not_asked(client: httpx.AsyncClient) -> None:
+    for accept_encoding in ("identity", "gzip;q=0"):
+        response, raw = await raw_get(client, USER, {"Accept-Encoding": accept_encoding})
+        assert_challenge(response)
+        assert "content-encoding" not in response.headers
+        assert int(response.headers["content-length"]) == len(raw)
+        assert b"401 - Unauthorized" in raw
+
+
+@pytest.mark.parametrize("path", ["/Autodiscover/XFrame/XFrame.html", "/xframe"])
+async def test_xframe_is_gzipped_when_asked(client: httpx.AsyncClient, path: str) -> None:
+    response, raw = await raw_get(client, path, {"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
+    assert b"postMessage" in gunzipped(response, raw)
+    plain, raw = await raw_get(client, path, {"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert b"postMessage" in raw

@@ -11,6 +11,7 @@ JSON = "application/json"
 XML = "application/xml"
 VND_JSON = "application/vnd.microsoft.com.ucwa+json"
 VND_XML = "application/vnd.microsoft.com.ucwa+xml"
+HTML_UTF8 = "text/html; charset=utf-8"  # the pages: the 401 challenge, xframe, the join page
 
 _BY_TYPE: dict[str, tuple[Format, str]] = {
     JSON: ("json", JSON),
