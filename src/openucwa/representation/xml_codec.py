@@ -137,8 +137,8 @@ def _event(out: list[str], event: Event) -> None:
         if reason.subcode:
             out.append(f"<subcode>{_text(reason.subcode)}</subcode>")
         out.append(f"<message>{_text(reason.message)}</message></reason>")
-    if event.embedded is not None:
-        _resource(out, event.embedded, root=False)
+    if event.embedded is not None:  # keyed by the link's rel, as _embedded is in JSON
+        _resource(out, event.embedded, root=False, key=event.link.rel)
     out.append(f"</{event.type}>")
 
 

@@ -9,8 +9,17 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from openucwa.representation.resource import UCWA_NAMESPACE, ErrorBody, Link, Resource
-from openucwa.representation.xml_codec import encode, encode_error
+from openucwa.representation.resource import (
+    UCWA_NAMESPACE,
+    ErrorBody,
+    Event,
+    EventBatch,
+    EventLink,
+    Link,
+    Resource,
+    Sender,
+)
+from openucwa.representation.xml_codec import encode, encode_error, encode_events
 
 NS = "{" + UCWA_NAMESPACE + "}"
 MEETING = "/ucwa/oauth/v1/applications/101/onlineMeetings/myOnlineMeetings/IB88RLLY"
@@ -164,6 +173,31 @@ def test_embedded_resources_nest_without_repeating_the_namespace() -> None:
         ("onlineMeetingExtension", MEETING + "/extensions/1"),
     ]
     assert children[1]["properties"] == [("rel", "onlineMeetingExtension"), ("id", "1")]
+
+
+def test_an_event_s_embedded_resource_is_keyed_by_the_event_link_rel() -> None:
+    conv = "/app/communication/conversations/1"
+    me = conv + "/participants/alice@contoso.com"
+    participant = Resource("participant", href=me, properties={"name": "Alice"})
+    batch = EventBatch(
+        "/app/events?ack=1",
+        "next",
+        "/app/events?ack=2",
+        [
+            Sender(
+                "conversation",
+                conv,
+                [Event("added", EventLink("localParticipant", me, "Alice"), embedded=participant)],
+            )
+        ],
+    )
+    events = ET.fromstring(encode_events(batch))
+    added = events.find(f"{NS}sender/{NS}added")
+    assert added is not None and added.get("rel") == "localParticipant"
+    embedded = added.find(f"{NS}resource")
+    assert embedded is not None
+    assert read(embedded) == expected(participant, "localParticipant")
+    assert read(embedded)["properties"][0] == ("rel", "participant")
 
 
 def test_special_characters_are_escaped_in_text_and_attributes() -> None:
