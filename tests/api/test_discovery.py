@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ USER = ROOT + "/oauth/user"
 TOKEN_URL = BASE + "/WebTicket/oauthtoken"
 GRANTS = "urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"
 CHALLENGE = f'MsRtcOAuth href="{TOKEN_URL}",grant_type="{GRANTS}"'
+NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 URL_RE = re.compile(r"https?://[^\s\",]+")
 
 
@@ -104,6 +106,23 @@ async def test_root_in_xml(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"].startswith("application/xml")
     assert 'xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"' in response.text
     assert f'<link rel="user" href="{BASE}{USER}?originalDomain=contoso.com"' in response.text
+
+
+@pytest.mark.parametrize("accept", ["application/xml", "application/vnd.microsoft.com.ucwa+xml"])
+async def test_discovery_xml_carries_rel_and_json_does_not(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str
+) -> None:
+    # XML as root_ref.md / user_ref.md show it; JSON as the sfb2015-signin capture (no "rel")
+    auth = {"Authorization": f"Bearer {await helpers.token('bill')}"}
+    for path, rel, headers in (("/", "root", {}), (ROOT, "root", {}), (USER, "user", auth)):
+        xml = await client.get(path, headers={**headers, "Accept": accept})
+        assert xml.status_code == 200
+        element = ET.fromstring(xml.content)
+        assert element.get("rel") == rel
+        props = [(p.get("name"), p.text) for p in element.findall(f"{NS}property")]
+        assert props == [("rel", rel)]
+        json = await client.get(path, headers=headers)
+        assert "rel" not in json.json()
 
 
 # -- xframe -------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def read(element: ET.Element) -> dict[str, Any]:
 def expected(resource: Resource, key: str | None = None) -> dict[str, Any]:
     """What ``read`` must give for ``resource`` (embedded under ``key``, whose name the element
     takes) when every value is a string."""
-    properties: list[tuple[str, Any]] = [("rel", resource.rel)] if resource.show_rel else []
+    properties: list[tuple[str, Any]] = [("rel", resource.rel)]
     properties += [
         (name, value) for name, value in resource.properties.items() if value is not None
     ]
@@ -128,9 +128,11 @@ def test_links_properties_lists_and_etag() -> None:
     }
 
 
-def test_show_rel_false_and_no_href() -> None:
-    element = root(Resource("user", show_rel=False))
-    assert element.get("href") is None and len(element) == 0
+def test_rel_is_a_property_even_where_json_leaves_it_out() -> None:
+    # root_ref.md / user_ref.md: <property name="rel">user</property>; the JSON capture has none
+    element = root(Resource("user", rel_in_json=False))
+    assert element.get("href") is None
+    assert read(element)["properties"] == [("rel", "user")]
 
 
 def test_an_empty_string_is_an_empty_property_element() -> None:
@@ -239,7 +241,7 @@ def resources(draw: st.DrawFn, depth: int = 2) -> Resource:
         links=draw(st.dictionaries(TEXT, LINKS | st.lists(LINKS, max_size=3), max_size=3)),
         embedded=draw(nested),
         etag=draw(st.none() | TEXT),
-        show_rel=draw(st.booleans()),
+        rel_in_json=draw(st.booleans()),
     )
 
 

@@ -25,7 +25,7 @@ async def root(request: Request) -> Response:
         "root",
         href=links.root(domain),
         links={"user": Link(links.user(domain)), "xframe": Link(links.xframe())},
-        show_rel=False,
+        rel_in_json=False,
     )
     return render(request, resource)
 
@@ -40,7 +40,7 @@ async def user(request: Request) -> Response:
             "applications": Link(links.applications_absolute()),
             "xframe": Link(links.xframe()),
         },
-        show_rel=False,
+        rel_in_json=False,
     )
     return render(request, resource)  # a HEAD gets GET's header fields and no content
 
