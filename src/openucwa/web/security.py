@@ -52,6 +52,7 @@ def challenge_header(request: Request) -> str:
 
 
 async def challenge(request: Request, exc: Exception) -> Response:
-    """The HTML 401 of the capture, gzipped like any GET that asks (a HEAD gets its headers)."""
+    """The HTML 401 with the MsRtcOAuth challenge, gzipped like any GET that asks for it (a
+    HEAD gets the header fields GET would)."""
     headers = {"WWW-Authenticate": challenge_header(request)}
     return render_bytes(request, 401, _UNAUTHORIZED_PAGE, HTML_UTF8, headers)
