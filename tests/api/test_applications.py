@@ -240,6 +240,26 @@ async def test_get_application_xml(
     assert props["endpointId"] == "endpoint-1"
 
 
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        ("application/xml;q=0.5, */*", "application/json"),
+        ("*/*;q=1, application/xml;q=0.1", "application/json"),
+        ("application/*, application/xml;q=0.2", "application/json"),
+        ("application/xml;q=nan", "application/json"),
+        ("application/xml;q=0.9, */*;q=0.8", "application/xml"),
+    ],
+)
+async def test_wildcards_compete_as_json(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str, media: str
+) -> None:
+    bill = await helpers.session("bill")
+    for href in (bill.app_href, bill.link("me", "self")):
+        response = await client.get(href, headers={**bill.headers, "Accept": accept})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == f"{media}; charset=utf-8"
+
+
 async def test_if_none_match(client: httpx.AsyncClient, helpers: Helpers) -> None:
     bill = await helpers.session("bill")
     etag = bill.app["etag"]
@@ -273,6 +293,65 @@ async def test_gzip_on_get_only(client: httpx.AsyncClient, helpers: Helpers) -> 
     plain = await client.get(href, headers=auth(token, **{"Accept-Encoding": "identity"}))
     assert "content-encoding" not in plain.headers
     assert plain.json() == body
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip;q=0, identity", False),
+        ("identity, gzip;q=0", False),
+        ("*, gzip;q=0", False),
+        ("gzip;q=nan", False),
+        ("deflate", False),
+        ("*;q=0.5", True),
+        ("br;q=1, GZIP;q=0.3", True),
+        ("x-gzip", True),
+    ],
+)
+async def test_gzip_follows_accept_encoding(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str, gzipped: bool
+) -> None:
+    bill = await helpers.session("bill")
+    headers = {**bill.headers, "Accept-Encoding": accept_encoding}
+    async with client.stream("GET", bill.app_href, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(raw)
+    if gzipped:
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert orjson.loads(gzip.decompress(raw))["id"] == bill.app["id"]
+    else:
+        assert "content-encoding" not in response.headers
+        assert orjson.loads(raw)["id"] == bill.app["id"]
+
+
+async def head_and_get(
+    client: httpx.AsyncClient, href: str, headers: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response, bytes]:
+    head = await client.head(href, headers=headers)
+    async with client.stream("GET", href, headers=headers) as get:
+        raw = b"".join([chunk async for chunk in get.aiter_raw()])
+    return head, get, raw
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "gzip, deflate", "identity"])
+@pytest.mark.parametrize("accept", ["application/json", "application/xml"])
+async def test_head_sends_the_headers_get_would(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str, accept: str
+) -> None:
+    bill = await helpers.session("bill")
+    mine = bill.link("onlineMeetings", "myOnlineMeetings")
+    meeting = await client.post(mine, json={"subject": "Heads"}, headers=bill.headers)
+    headers = {**bill.headers, "Accept-Encoding": accept_encoding, "Accept": accept}
+    for href in (bill.app_href, bill.link("me", "self"), meeting.headers["location"], mine):
+        head, get, raw = await head_and_get(client, href, headers)
+        assert head.status_code == get.status_code == 200
+        assert head.content == b""
+        for name in ("content-encoding", "vary", "content-length", "content-type", "etag"):
+            assert head.headers.get(name) == get.headers.get(name), (href, name)
+        assert int(head.headers["content-length"]) == len(raw)
+        assert ("content-encoding" in head.headers) is (accept_encoding != "identity")
 
 
 # -- DELETE -------------------------------------------------------------------------------

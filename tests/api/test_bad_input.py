@@ -3,6 +3,7 @@ and the server keeps serving (spec §2.0.1, §2.0.3, §2.0.4, §4.6; E17)."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,10 +61,15 @@ async def ctx(client: httpx.AsyncClient, helpers: Helpers) -> AsyncIterator[Ctx]
 
 
 async def send(
-    ctx: Ctx, name: str, content: Any, content_type: str | None = JSON, accept: str | None = None
+    ctx: Ctx,
+    name: str,
+    content: Any,
+    content_type: str | None = JSON,
+    accept: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> httpx.Response:
     target = ctx.targets[name]
-    headers = dict(target.headers)
+    headers = {**target.headers, **(extra or {})}
     if content_type is not None:
         headers["Content-Type"] = content_type
     if accept is not None:
@@ -256,6 +262,30 @@ async def test_unsupported_media_type(ctx: Ctx, name: str, content_type: str) ->
 
 
 @pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("coding", ["gzip", "GZIP", "deflate", "br", "gzip, identity"])
+async def test_coded_body_is_an_unsupported_media_type(ctx: Ctx, name: str, coding: str) -> None:
+    target = ctx.targets[name]
+    body = gzip.compress(orjson.dumps(target.valid))
+    headers = {"Content-Encoding": coding}
+    response = await send(ctx, name, body, extra=headers)
+    error = assert_error(response, 415, "UnsupportedMediaType")
+    assert f"Content-Encoding {coding} is not supported" in error["message"]
+    response = await send(ctx, name, body, accept=XML, extra=headers)
+    root = assert_xml_error(response, 415, "UnsupportedMediaType")
+    assert f"Content-Encoding {coding} is not supported" in (root.findtext(f"{NS}message") or "")
+    await assert_recovers(ctx, name)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("coding", ["identity", " Identity "])
+async def test_identity_coded_body_is_read(ctx: Ctx, name: str, coding: str) -> None:
+    target = ctx.targets[name]
+    body = orjson.dumps(target.valid)
+    response = await send(ctx, name, body, extra={"Content-Encoding": coding})
+    assert response.status_code == target.ok, response.text
+
+
+@pytest.mark.parametrize("name", TARGETS)
 async def test_body_without_content_type(ctx: Ctx, name: str) -> None:
     response = await send(ctx, name, b'{"subject":"x"}', None, accept=XML)
     assert_xml_error(response, 415, "UnsupportedMediaType")
@@ -315,6 +345,49 @@ async def test_hostile_xml(ctx: Ctx, name: str, case: str) -> None:
     root = assert_xml_error(response, 400, "BadRequest")
     assert root.findtext(f"{NS}subcode") == "DeserializationFailure"
     assert "lollol" not in response.text and "root:" not in response.text
+    await assert_recovers(ctx, name)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("encoding", ["x-bogus", "hex", "rot13", "base64", "zlib", "shift_jis"])
+async def test_xml_declaring_an_unusable_encoding(
+    ctx: Ctx, name: str, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><input xmlns="{NS_URI}"/>'.encode()
+    response = await send(ctx, name, body, XML)
+    assert_error(response, 400, "BadRequest", "DeserializationFailure")
+    response = await send(ctx, name, body, XML, accept=XML)
+    root = assert_xml_error(response, 400, "BadRequest")
+    assert root.findtext(f"{NS}subcode") == "DeserializationFailure"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback logged
+    await assert_recovers(ctx, name)
+
+
+LATIN1_XML = (
+    f'<input xmlns="{NS_URI}"><property name="subject">Caf\xe9 cr\xe8me</property></input>'
+).encode("latin-1")
+
+
+@pytest.mark.parametrize("name", ["meeting_post", "meeting_put"])
+async def test_xml_body_in_the_content_type_charset(ctx: Ctx, name: str) -> None:
+    response = await send(ctx, name, LATIN1_XML, XML + "; charset=iso-8859-1")
+    assert response.status_code == ctx.targets[name].ok, response.text
+    assert response.json()["subject"] == "Caf\xe9 cr\xe8me"
+
+
+@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("charset", ["x-bogus", "hex", "shift_jis"])
+async def test_xml_body_in_an_unusable_charset(
+    ctx: Ctx, name: str, charset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    content_type = f"{XML}; charset={charset}"
+    body = f'<input xmlns="{NS_URI}"><property name="subject">ascii</property></input>'.encode()
+    response = await send(ctx, name, body, content_type)
+    assert_error(response, 400, "BadRequest", "DeserializationFailure")
+    response = await send(ctx, name, body, content_type, accept=XML)
+    root = assert_xml_error(response, 400, "BadRequest")
+    assert root.findtext(f"{NS}subcode") == "DeserializationFailure"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
     await assert_recovers(ctx, name)
 
 

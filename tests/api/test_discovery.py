@@ -3,7 +3,9 @@ CLIENT-COMPAT "Discovery and URL layout" and "Sign-in")."""
 
 from __future__ import annotations
 
+import gzip
 import re
+from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ USER = ROOT + "/oauth/user"
 TOKEN_URL = BASE + "/WebTicket/oauthtoken"
 GRANTS = "urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"
 CHALLENGE = f'MsRtcOAuth href="{TOKEN_URL}",grant_type="{GRANTS}"'
+NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 URL_RE = re.compile(r"https?://[^\s\",]+")
 
 
@@ -103,6 +106,23 @@ async def test_root_in_xml(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"].startswith("application/xml")
     assert 'xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"' in response.text
     assert f'<link rel="user" href="{BASE}{USER}?originalDomain=contoso.com"' in response.text
+
+
+@pytest.mark.parametrize("accept", ["application/xml", "application/vnd.microsoft.com.ucwa+xml"])
+async def test_discovery_xml_carries_rel_and_json_does_not(
+    client: httpx.AsyncClient, helpers: Helpers, accept: str
+) -> None:
+    # XML as root_ref.md / user_ref.md show it; JSON as the sfb2015-signin capture (no "rel")
+    auth = {"Authorization": f"Bearer {await helpers.token('bill')}"}
+    for path, rel, headers in (("/", "root", {}), (ROOT, "root", {}), (USER, "user", auth)):
+        xml = await client.get(path, headers={**headers, "Accept": accept})
+        assert xml.status_code == 200
+        element = ET.fromstring(xml.content)
+        assert element.get("rel") == rel
+        props = [(p.get("name"), p.text) for p in element.findall(f"{NS}property")]
+        assert props == [("rel", rel)]
+        json = await client.get(path, headers=headers)
+        assert "rel" not in json.json()
 
 
 # -- xframe -------------------------------------------------------------------------------
@@ -289,3 +309,62 @@ async def test_user_tolerates_browser_headers(client: httpx.AsyncClient, helpers
     }
     response = await client.get(USER, headers=headers)
     assert response.status_code == 200
+
+
+# -- gzip on every GET, the HTML pages too (CLIENT-COMPAT "Content negotiation and encoding") --
+
+
+async def raw_get(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> tuple[httpx.Response, bytes]:
+    async with client.stream("GET", path, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    return response, raw
+
+
+def gunzipped(response: httpx.Response, raw: bytes) -> bytes:
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) == len(raw)
+    return gzip.decompress(raw)
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "gzip, deflate", "deflate, gzip;q=0.5"])
+async def test_challenge_is_gzipped_when_asked(
+    client: httpx.AsyncClient, helpers: Helpers, accept_encoding: str
+) -> None:
+    bill = await helpers.session("bill")
+    meeting = await client.post(
+        bill.link("onlineMeetings", "myOnlineMeetings"), json={}, headers=bill.headers
+    )
+    # the user resource, a Starlette-routed resource and a direct route (the meeting GET)
+    for path in (USER, bill.app_href, meeting.headers["location"]):
+        response, raw = await raw_get(client, path, {"Accept-Encoding": accept_encoding})
+        assert_challenge(response)
+        assert b"401 - Unauthorized" in gunzipped(response, raw)
+        head = await client.head(path, headers={"Accept-Encoding": accept_encoding})
+        assert_challenge(head)
+        assert head.content == b""
+        for name in ("content-encoding", "vary", "content-length", "content-type"):
+            assert head.headers.get(name) == response.headers.get(name), (path, name)
+
+
+async def test_challenge_is_plain_when_gzip_is_not_asked(client: httpx.AsyncClient) -> None:
+    for accept_encoding in ("identity", "gzip;q=0"):
+        response, raw = await raw_get(client, USER, {"Accept-Encoding": accept_encoding})
+        assert_challenge(response)
+        assert "content-encoding" not in response.headers
+        assert int(response.headers["content-length"]) == len(raw)
+        assert b"401 - Unauthorized" in raw
+
+
+@pytest.mark.parametrize("path", ["/Autodiscover/XFrame/XFrame.html", "/xframe"])
+async def test_xframe_is_gzipped_when_asked(client: httpx.AsyncClient, path: str) -> None:
+    response, raw = await raw_get(client, path, {"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
+    assert b"postMessage" in gunzipped(response, raw)
+    plain, raw = await raw_get(client, path, {"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert b"postMessage" in raw

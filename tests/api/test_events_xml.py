@@ -50,12 +50,8 @@ def check_events(root: ET.Element) -> int:
             assert event.tag in EVENT_TAGS, event.tag
             assert event.attrib["rel"] and event.attrib["href"]
             for resource in event.findall(f"{NS}resource"):
-                # named by the event's rel; _embedded.localParticipant is a participant (§3.4)
-                rel = event.attrib["rel"]
-                assert resource.attrib["rel"] in (
-                    rel,
-                    rel.replace("localParticipant", "participant"),
-                )
+                # keyed by the event's rel, as JSON's _embedded (EventChannelDetails.md sample)
+                assert resource.attrib["rel"] == event.attrib["rel"]
     assert {child.tag for child in root} <= {f"{NS}link", f"{NS}sender"}
     return number
 
@@ -142,6 +138,11 @@ async def test_xml_conversation_events_carry_in_status_and_titles(helpers: Helpe
     local = find(invited, "added", "localParticipant")
     assert local.attrib["title"] == "Alice Ciccu"
     assert local.attrib["href"].endswith("/participants/alice@contoso.com")
+    embedded = local.find(f"{NS}resource")  # JSON: _embedded.localParticipant, a participant
+    assert embedded is not None
+    assert embedded.attrib == {"rel": "localParticipant", "href": local.attrib["href"]}
+    assert embedded.findtext(f"{NS}property[@name='rel']") == "participant"
+    assert embedded.findtext(f"{NS}property[@name='name']") == "Alice Ciccu"
     a_chan.href = invited.findall(f"{NS}link")[0].attrib["href"]
     await b_chan.poll()
     parked = asyncio.create_task(a_chan.get(Accept="application/xml"))

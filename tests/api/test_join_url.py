@@ -3,6 +3,7 @@ the public page served at its path. Spec: UCWA-MEETINGS.md §2.6.0, §2.6.3 (DEL
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import httpx
@@ -141,3 +142,19 @@ async def test_a_user_part_a_path_must_escape_still_opens_its_page(
     assert path_of(meeting["joinUrl"]) == f"/pct%2541x.o%27neil/{meeting['onlineMeetingId']}"
     page = await open_page(helpers, meeting["joinUrl"])
     assert page.status_code == 200 and "Escaped organizer" in page.text
+
+
+async def test_page_is_gzipped_when_asked(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "Compressed"})
+    for path in (path_of(meeting["joinUrl"]), "/bmauldin/ZZZZ9999"):  # the page and the 404
+        async with helpers.client.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as got:
+            raw = b"".join([chunk async for chunk in got.aiter_raw()])
+        assert got.status_code in (200, 404)
+        assert got.headers["content-type"] == "text/html; charset=utf-8"
+        assert got.headers["content-encoding"] == "gzip"
+        assert int(got.headers["content-length"]) == len(raw)
+        assert b"<!DOCTYPE html>" in gzip.decompress(raw)
+        plain = await helpers.client.get(path, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.content.startswith(b"<!DOCTYPE html>")

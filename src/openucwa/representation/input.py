@@ -12,11 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import msgspec
-from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from openucwa.domain.errors import BadRequest, validation_failure
 from openucwa.representation.dates import parse_date
@@ -180,17 +180,39 @@ def _check_depth(root: Element) -> None:
         stack.extend((child, depth + 1) for child in element)
 
 
-def from_xml(body: bytes) -> InputDoc:
+def _parse(body: bytes, charset: str | None) -> Element:
+    """defusedxml's ``fromstring``, with the Content-Type's charset handed to expat.
+
+    Which encoding wins is RFC 7303's order (§3.2, §3.3): a byte order mark, then the
+    ``charset`` parameter of the Content-Type, then the document's own encoding declaration.
+    expat gives exactly that when told the charset: it overrides the declaration, and a BOM
+    still overrides it."""
+    parser = DefusedXMLParser(
+        target=TreeBuilder(),
+        encoding=charset,
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+    parser.feed(body)
+    root: Element = parser.close()
+    return root
+
+
+def from_xml(body: bytes, charset: str | None = None) -> InputDoc:
+    """``charset``: the Content-Type's charset parameter, if it named one."""
     doc = InputDoc(textual=True)
     if not body.strip():
         return doc
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = _parse(body, charset)
     except DefusedXmlException:
         raise _malformed("DTDs and entities are not allowed") from None
-    except SafeET.ParseError as exc:
+    except ParseError as exc:
         raise _malformed(f"invalid XML ({exc})") from None
-    except (ValueError, RecursionError):
+    except LookupError:  # an encoding Python does not know, or not a text codec ("hex")
+        raise _malformed("unknown or unsupported character encoding") from None
+    except (ValueError, RecursionError):  # ValueError: also multi-byte codecs expat cannot use
         raise _malformed("invalid XML") from None
     _check_depth(root)
     if _local(root.tag) not in ("input", "resource"):

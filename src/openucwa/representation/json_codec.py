@@ -75,7 +75,7 @@ def _framed(
             rel: [tree(x) for x in item] if isinstance(item, list) else tree(item)
             for rel, item in resource.embedded.items()
         }
-    if resource.show_rel:
+    if resource.rel_in_json:
         out["rel"] = resource.rel
     if resource.etag is not None:
         out["etag"] = resource.etag

@@ -31,8 +31,9 @@ class Resource:
     links: dict[str, Link | list[Link]] = field(default_factory=dict)
     embedded: dict[str, Resource | list[Resource]] = field(default_factory=dict)
     etag: str | None = None
-    # Discovery documents carry no "rel" property in real traffic.
-    show_rel: bool = True
+    # Whether JSON carries the "rel" property: discovery documents' JSON does not (the 2015
+    # capture, sfb2015-signin); XML always does (the root_ref.md / user_ref.md samples).
+    rel_in_json: bool = True
 
 
 @dataclass(frozen=True, slots=True)

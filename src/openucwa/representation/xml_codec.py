@@ -80,8 +80,7 @@ def _resource(out: list[str], resource: Resource, root: bool, key: str | None = 
     for rel, link in resource.links.items():
         for one in link if isinstance(link, list) else [link]:
             _link(out, rel, one)
-    if resource.show_rel:
-        _property(out, "rel", resource.rel)
+    _property(out, "rel", resource.rel)  # always, even where JSON leaves it out (rel_in_json)
     for name, value in resource.properties.items():
         _property(out, name, value)
     if resource.etag is not None:
@@ -137,8 +136,8 @@ def _event(out: list[str], event: Event) -> None:
         if reason.subcode:
             out.append(f"<subcode>{_text(reason.subcode)}</subcode>")
         out.append(f"<message>{_text(reason.message)}</message></reason>")
-    if event.embedded is not None:
-        _resource(out, event.embedded, root=False)
+    if event.embedded is not None:  # keyed by the link's rel, as _embedded is in JSON
+        _resource(out, event.embedded, root=False, key=event.link.rel)
     out.append(f"</{event.type}>")
 
 

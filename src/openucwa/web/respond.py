@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openucwa.representation import json_codec, xml_codec
+from openucwa.representation import json_codec, media_types, xml_codec
 from openucwa.representation.media_types import JSON, VND_JSON, VND_XML, XML, negotiate
 from openucwa.representation.resource import ErrorBody, Resource
 
@@ -22,9 +22,10 @@ GZIP_MIN_BYTES = 0  # some clients gunzip every GET body they asked gzip for
 
 
 def _wants_gzip(request: Request) -> bool:
-    """Only GETs are compressed (the method is checked by the caller first)."""
+    """Only GETs (and HEADs, which answer as GET would) are compressed; the caller checks the
+    method first. The usual header values are one dict lookup (``media_types.accepts_gzip``)."""
     accept = request.headers.get("accept-encoding")
-    return accept is not None and "gzip" in accept.lower()
+    return accept is not None and media_types.accepts_gzip(accept)
 
 
 _COMMON_RAW = [
@@ -49,12 +50,20 @@ def _finish(
     raw = [*_COMMON_RAW]
     for name, value in headers.items():
         raw.append((_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")))
-    if body and request.method == "GET" and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+    method = request.method
+    if (
+        body
+        and (method == "GET" or method == "HEAD")
+        and len(body) >= GZIP_MIN_BYTES
+        and _wants_gzip(request)
+    ):
         body = gzip.compress(body, compresslevel=5)
         raw.append((b"content-encoding", b"gzip"))
         raw.append((b"vary", b"Accept-Encoding"))
     raw.append((b"content-length", b"%d" % len(body)))
     raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
+    if method == "HEAD":  # the header fields GET would send, and no content (RFC 9110 §9.3.2)
+        body = b""
     return EncodedResponse(body, status, raw)
 
 

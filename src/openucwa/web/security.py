@@ -7,9 +7,10 @@ from starlette.responses import Response
 
 from openucwa.auth.grants import OFFERED_GRANTS
 from openucwa.domain.users import Caller
+from openucwa.representation.media_types import HTML_UTF8
 from openucwa.web.context import services
 from openucwa.web.links import Links
-from openucwa.web.respond import COMMON_HEADERS
+from openucwa.web.respond import render_bytes
 
 _UNAUTHORIZED_PAGE = (
     b"<!DOCTYPE html><html><head><title>401 - Unauthorized</title></head>"
@@ -51,6 +52,7 @@ def challenge_header(request: Request) -> str:
 
 
 async def challenge(request: Request, exc: Exception) -> Response:
-    headers = {**COMMON_HEADERS, "WWW-Authenticate": challenge_header(request)}
-    body = b"" if request.method == "HEAD" else _UNAUTHORIZED_PAGE
-    return Response(body, status_code=401, headers=headers, media_type="text/html")
+    """The HTML 401 with the MsRtcOAuth challenge, gzipped like any GET that asks for it (a
+    HEAD gets the header fields GET would)."""
+    headers = {"WWW-Authenticate": challenge_header(request)}
+    return render_bytes(request, 401, _UNAUTHORIZED_PAGE, HTML_UTF8, headers)

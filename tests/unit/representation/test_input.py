@@ -110,7 +110,7 @@ def test_any_other_parser_failure_is_a_deserialization_failure(
     def explode(*args: object, **kwargs: object) -> None:
         raise ValueError("parser trouble")
 
-    monkeypatch.setattr("defusedxml.ElementTree.fromstring", explode)
+    monkeypatch.setattr("openucwa.representation.input._parse", explode)
     assert malformed(from_xml, xml("")).endswith("invalid XML")
 
 
@@ -142,6 +142,55 @@ def test_a_foreign_root_is_refused(body: bytes) -> None:
 )
 def test_xml_that_cannot_be_read(body: bytes) -> None:
     assert "invalid XML" in malformed(from_xml, body)
+
+
+@pytest.mark.parametrize(
+    "encoding", ["x-bogus", "hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "mbcs"]
+)
+def test_an_unknown_or_non_text_encoding_is_a_deserialization_failure(encoding: str) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><input/>'.encode()
+    assert "character encoding" in malformed(from_xml, body)
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "utf-7", "undefined", "idna"])
+def test_an_encoding_expat_cannot_use_is_a_deserialization_failure(encoding: str) -> None:
+    malformed(from_xml, f'<?xml version="1.0" encoding="{encoding}"?><input/>'.encode())
+
+
+LATIN1 = '<input><property name="subject">caf\xe9</property></input>'.encode("latin-1")
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "ISO-8859-1", "latin1", "cp1252"])
+def test_the_content_type_charset_reads_a_body_without_a_declaration(charset: str) -> None:
+    assert from_xml(LATIN1, charset).text("subject") == "caf\xe9"
+
+
+def test_the_content_type_charset_wins_over_the_declaration() -> None:
+    # RFC 7303: the charset parameter is authoritative, the declaration is not.
+    declared = b'<?xml version="1.0" encoding="utf-8"?>' + LATIN1
+    assert from_xml(declared, "iso-8859-1").text("subject") == "caf\xe9"
+    bogus = b'<?xml version="1.0" encoding="x-bogus"?>' + LATIN1
+    assert from_xml(bogus, "iso-8859-1").text("subject") == "caf\xe9"
+    assert "invalid XML" in malformed(lambda body: from_xml(body, "utf-8"), declared)
+
+
+def test_a_byte_order_mark_wins_over_the_content_type_charset() -> None:
+    body = '<input><property name="subject">caf\xe9</property></input>'
+    assert from_xml(b"\xef\xbb\xbf" + body.encode(), "iso-8859-1").text("subject") == "caf\xe9"
+    assert from_xml(body.encode("utf-16"), "iso-8859-1").text("subject") == "caf\xe9"
+
+
+def test_without_a_charset_a_latin1_body_needs_its_declaration() -> None:
+    assert "invalid XML" in malformed(from_xml, LATIN1)
+    declared = b'<?xml version="1.0" encoding="iso-8859-1"?>' + LATIN1
+    assert from_xml(declared).text("subject") == "caf\xe9"
+
+
+@pytest.mark.parametrize(
+    "charset", ["x-bogus", "hex", "rot13", "shift_jis", "utf\x00-8", "a" * 300]
+)
+def test_an_unusable_content_type_charset_is_a_deserialization_failure(charset: str) -> None:
+    malformed(lambda body: from_xml(body, charset), LATIN1)
 
 
 def test_an_empty_xml_body_is_an_empty_input() -> None:

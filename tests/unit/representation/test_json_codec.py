@@ -53,8 +53,8 @@ def test_none_is_omitted_and_never_null() -> None:
     assert orjson.loads(body) == {"name": "Bill", "rel": "me"}
 
 
-def test_show_rel_false_leaves_rel_out() -> None:
-    assert decode(Resource("user", href="https://x/", show_rel=False)) == {
+def test_rel_in_json_false_leaves_rel_out() -> None:
+    assert decode(Resource("user", href="https://x/", rel_in_json=False)) == {
         "_links": {"self": {"href": "https://x/"}}
     }
 
@@ -182,7 +182,7 @@ RESOURCES = st.recursive(
             max_size=2,
         ),
         etag=st.none() | PLAIN,
-        show_rel=st.booleans(),
+        rel_in_json=st.booleans(),
     ),
     lambda inner: st.builds(
         Resource,

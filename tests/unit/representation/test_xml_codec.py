@@ -9,8 +9,17 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from openucwa.representation.resource import UCWA_NAMESPACE, ErrorBody, Link, Resource
-from openucwa.representation.xml_codec import encode, encode_error
+from openucwa.representation.resource import (
+    UCWA_NAMESPACE,
+    ErrorBody,
+    Event,
+    EventBatch,
+    EventLink,
+    Link,
+    Resource,
+    Sender,
+)
+from openucwa.representation.xml_codec import encode, encode_error, encode_events
 
 NS = "{" + UCWA_NAMESPACE + "}"
 MEETING = "/ucwa/oauth/v1/applications/101/onlineMeetings/myOnlineMeetings/IB88RLLY"
@@ -45,7 +54,7 @@ def read(element: ET.Element) -> dict[str, Any]:
 def expected(resource: Resource, key: str | None = None) -> dict[str, Any]:
     """What ``read`` must give for ``resource`` (embedded under ``key``, whose name the element
     takes) when every value is a string."""
-    properties: list[tuple[str, Any]] = [("rel", resource.rel)] if resource.show_rel else []
+    properties: list[tuple[str, Any]] = [("rel", resource.rel)]
     properties += [
         (name, value) for name, value in resource.properties.items() if value is not None
     ]
@@ -119,9 +128,11 @@ def test_links_properties_lists_and_etag() -> None:
     }
 
 
-def test_show_rel_false_and_no_href() -> None:
-    element = root(Resource("user", show_rel=False))
-    assert element.get("href") is None and len(element) == 0
+def test_rel_is_a_property_even_where_json_leaves_it_out() -> None:
+    # root_ref.md / user_ref.md: <property name="rel">user</property>; the JSON capture has none
+    element = root(Resource("user", rel_in_json=False))
+    assert element.get("href") is None
+    assert read(element)["properties"] == [("rel", "user")]
 
 
 def test_an_empty_string_is_an_empty_property_element() -> None:
@@ -166,6 +177,31 @@ def test_embedded_resources_nest_without_repeating_the_namespace() -> None:
     assert children[1]["properties"] == [("rel", "onlineMeetingExtension"), ("id", "1")]
 
 
+def test_an_event_s_embedded_resource_is_keyed_by_the_event_link_rel() -> None:
+    conv = "/app/communication/conversations/1"
+    me = conv + "/participants/alice@contoso.com"
+    participant = Resource("participant", href=me, properties={"name": "Alice"})
+    batch = EventBatch(
+        "/app/events?ack=1",
+        "next",
+        "/app/events?ack=2",
+        [
+            Sender(
+                "conversation",
+                conv,
+                [Event("added", EventLink("localParticipant", me, "Alice"), embedded=participant)],
+            )
+        ],
+    )
+    events = ET.fromstring(encode_events(batch))
+    added = events.find(f"{NS}sender/{NS}added")
+    assert added is not None and added.get("rel") == "localParticipant"
+    embedded = added.find(f"{NS}resource")
+    assert embedded is not None
+    assert read(embedded) == expected(participant, "localParticipant")
+    assert read(embedded)["properties"][0] == ("rel", "participant")
+
+
 def test_special_characters_are_escaped_in_text_and_attributes() -> None:
     nasty = "Tom & Jerry <b>\"quoted\" 'single'</b> ]]> \r\n\ttab"
     resource = Resource(
@@ -205,7 +241,7 @@ def resources(draw: st.DrawFn, depth: int = 2) -> Resource:
         links=draw(st.dictionaries(TEXT, LINKS | st.lists(LINKS, max_size=3), max_size=3)),
         embedded=draw(nested),
         etag=draw(st.none() | TEXT),
-        show_rel=draw(st.booleans()),
+        rel_in_json=draw(st.booleans()),
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
+from openucwa.representation.media_types import HTML_UTF8
 from openucwa.representation.resource import Link, Resource
 from openucwa.web.context import services
 from openucwa.web.links import Links
-from openucwa.web.respond import COMMON_HEADERS, render
+from openucwa.web.respond import render, render_bytes
 from openucwa.web.security import authenticate
 
 
@@ -24,7 +25,7 @@ async def root(request: Request) -> Response:
         "root",
         href=links.root(domain),
         links={"user": Link(links.user(domain)), "xframe": Link(links.xframe())},
-        show_rel=False,
+        rel_in_json=False,
     )
     return render(request, resource)
 
@@ -39,15 +40,12 @@ async def user(request: Request) -> Response:
             "applications": Link(links.applications_absolute()),
             "xframe": Link(links.xframe()),
         },
-        show_rel=False,
+        rel_in_json=False,
     )
-    response = render(request, resource)
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=dict(response.headers))
-    return response
+    return render(request, resource)  # a HEAD gets GET's header fields and no content
 
 
-_XFRAME = """<!DOCTYPE html>
+_XFRAME = b"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>openucwa xframe</title></head>
 <body><script>
 // Cross-domain relay (spec 2.1.2): the parent posts a JSON string naming a request; this frame
@@ -77,4 +75,4 @@ window.addEventListener("message", function (event) {
 
 
 async def xframe(request: Request) -> Response:
-    return HTMLResponse(_XFRAME, headers=COMMON_HEADERS)
+    return render_bytes(request, 200, _XFRAME, HTML_UTF8)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from html import escape
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
+from openucwa.representation.media_types import HTML_UTF8
 from openucwa.web.context import services
+from openucwa.web.respond import render_bytes
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -30,7 +32,7 @@ async def join_page(request: Request) -> Response:
         page = _PAGE.format(
             title="Meeting not found", body="<p>This meeting does not exist or was deleted.</p>"
         )
-        return HTMLResponse(page, status_code=404)
+        return render_bytes(request, 404, page.encode(), HTML_UTF8)
     organizer = await svc.users.get(meeting.organizer_uri)
     name = organizer.name if organizer else meeting.organizer_uri
     subject = meeting.subject or "Online meeting"
@@ -39,4 +41,6 @@ async def join_page(request: Request) -> Response:
         f"<p>Meeting id: <code>{escape(meeting.meeting_id)}</code></p>"
         f'<p>Conference URI: <code id="uri">{escape(meeting.online_meeting_uri)}</code></p>'
     )
-    return HTMLResponse(_PAGE.format(title=escape(subject), body=body))
+    return render_bytes(
+        request, 200, _PAGE.format(title=escape(subject), body=body).encode(), HTML_UTF8
+    )
