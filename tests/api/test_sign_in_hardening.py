@@ -118,3 +118,15 @@ async def test_expired_applications_do_not_use_up_the_cap(tmp_path: Path, clock:
         # The expired ones still answer 410 until they are purged.
         still = await helpers.client.get(first.app_href, headers=headers)
         assert_error(still, 410, "Gone", "InactiveApplicationExpired")
+
+
+async def test_head_of_the_challenge_has_the_length_of_the_get(client: httpx.AsyncClient) -> None:
+    for coding in ("identity", "gzip"):
+        headers = {"Accept-Encoding": coding}
+        async with client.stream("GET", USER, headers=headers) as get:
+            raw = b"".join([chunk async for chunk in get.aiter_raw()])
+        head = await client.head(USER, headers=headers)
+        assert get.status_code == head.status_code == 401
+        assert head.content == b"" and len(raw) > 0
+        assert head.headers["content-length"] == get.headers["content-length"] == str(len(raw))
+        assert head.headers["www-authenticate"] == get.headers["www-authenticate"]
