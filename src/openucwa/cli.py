@@ -273,8 +273,12 @@ def users_remove(sip_address: str, database: str) -> None:
     uri = _uri(sip_address)
 
     async def work(storage: SqliteStorage) -> bool:
+        # The user first, then the tokens: a sign-in that checked the password before the
+        # removal stores its token before looking the user up again (auth/grants.py), so the
+        # revocation after the removal reaches it, or it revokes its token itself.
+        removed = await storage.users.remove(uri)
         await storage.tokens.revoke_for_subject(uri)
-        return await storage.users.remove(uri)
+        return removed
 
     if not _run(_settings(database=database), work):
         raise click.ClickException(f"no such user: {uri}")

@@ -9,11 +9,18 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
+from click.testing import CliRunner
 
+from openucwa.auth.passwords import Passwords
+from openucwa.bootstrap import build
+from openucwa.cli import main
 from openucwa.domain.clock import FakeClock
+from openucwa.domain.users import User
 from openucwa.settings import Settings
+from openucwa.storage.sql import migrate
 from tests.api.meetings_support import assert_error, running_app
-from tests.conftest import USERS, Helpers
+from tests.conftest import BASE, USERS, Helpers
 
 TOKEN = "/WebTicket/oauthtoken"
 USER = "/Autodiscover/AutodiscoverService.svc/root/oauth/user"
@@ -130,3 +137,50 @@ async def test_head_of_the_challenge_has_the_length_of_the_get(client: httpx.Asy
         assert head.content == b"" and len(raw) > 0
         assert head.headers["content-length"] == get.headers["content-length"] == str(len(raw))
         assert head.headers["www-authenticate"] == get.headers["www-authenticate"]
+
+
+class ChangedWhileChecking(Passwords):
+    """Cheap hashing that runs an operator command in the middle of a password check: the
+    window a `users passwd` or `users remove` on a live server may fall into."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.during_check: list[str] | None = None
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        ok = super().verify(password_hash, password)
+        command, self.during_check = self.during_check, None
+        if command is not None:
+            result = CliRunner().invoke(main, command)
+            assert result.exit_code == 0, result.output
+        return ok
+
+
+@pytest.mark.parametrize("command", ["passwd", "remove"])
+async def test_a_sign_in_overtaken_by_the_operator_gets_no_lasting_token(
+    tmp_path: Path, clock: FakeClock, command: str
+) -> None:
+    database = f"sqlite:///{tmp_path / 'race.db'}"
+    migrate(database)
+    passwords = ChangedWhileChecking()
+    built = build(Settings(database=database), clock=clock, passwords=passwords)
+    await built.storage.start()
+    try:
+        uri, name, password = USERS["bill"]
+        await built.storage.users.add(User(uri, name, passwords.hash(password)))
+        extra = ["--password", "new-pass"] if command == "passwd" else []
+        passwords.during_check = ["users", command, uri, *extra, "--database", database]
+        transport = httpx.ASGITransport(app=built.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            response = await client.post(TOKEN, data=guess(password))
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "invalid_grant"
+            live = built.storage.db.fetch_all(
+                "SELECT count(*) FROM tokens WHERE subject_uri = ? AND NOT revoked", (uri,)
+            )
+            assert live == [(0,)]
+            if command == "passwd":
+                again = await client.post(TOKEN, data=guess("new-pass"))
+                assert again.status_code == 200
+    finally:
+        await built.storage.close()

@@ -86,6 +86,14 @@ class SignIn:
                 raise OAuthError("invalid_grant", "The user name or password is incorrect.")
             self._throttle.success(account)
         token, expires_in = await self._tokens.issue(user.uri)
+        # `users passwd` / `users remove` may have committed while the password was checked:
+        # they revoke the tokens stored before them, so a token stored after them must not
+        # stand. Looked at once the token is stored, the user either still is as checked (and
+        # a later change revokes this token too) or is not (and this token goes now).
+        current = await self._users.get(user.uri)
+        if current is None or current.password_hash != user.password_hash:
+            await self._tokens.revoke(token)
+            raise OAuthError("invalid_grant", "The user name or password is incorrect.")
         return {
             "access_token": token,
             "expires_in": expires_in,
