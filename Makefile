@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-DB     ?= sqlite:///var/openucwa.db
+DB     ?= $(or $(OPENUCWA_DATABASE),sqlite:///var/openucwa.db)
 
 .PHONY: install serve test check bench bench-events clean
 
