@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from email.message import Message
 from email.parser import BytesParser
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from openucwa.bootstrap import Built
+from openucwa.web.resources import batch
 from tests.api.meetings_support import q, xml_props
 from tests.conftest import BASE, Helpers, Session
 
@@ -623,3 +625,58 @@ async def test_the_application_links_batch(helpers: Helpers) -> None:
     assert bill.link("batch") == bill.app_href + "/batch"
     response = await helpers.client.get(bill.link("batch"), headers=bill.headers)
     assert response.status_code == 405
+
+
+async def test_nested_multipart_parts_are_refused_without_descending(helpers: Helpers) -> None:
+    """1000 nested levels in 66 KB raised RecursionError (500); 800 levels held the loop 11 s."""
+    bill = await helpers.session("bill")
+    nested = f"GET {bill.link('me', 'self')} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    for depth in range(1000):
+        b = b"n%d" % depth
+        nested = (
+            b"Content-Type: multipart/mixed; boundary=" + b + b"\r\n\r\n--" + b + b"\r\n"
+            + nested + b"\r\n--" + b + b"--"
+        )  # fmt: skip
+    body = multipart([nested, json_part("GET", bill.link("me", "self"))])
+    started = time.monotonic()
+    refused, me = answers(await send(helpers, bill, body))
+    assert time.monotonic() - started < 2
+    assert_error_part(refused, 400, "BadRequest")
+    assert me.status == 200 and me.json()["rel"] == "me"
+
+
+async def test_a_part_body_in_the_data_pseudo_header(helpers: Helpers) -> None:
+    """Batch.js writes a part's body as a ``Data:`` header line and sends no body."""
+    bill = await helpers.session("bill")
+    mine = bill.link("onlineMeetings", "myOnlineMeetings")
+    sample = part("POST", mine, {"Accept": "application/json", "Data": '{"subject": "via Data"}'})
+    xml = part(
+        "POST",
+        mine,
+        {
+            "Content-Type": "application/xml",
+            "Data": '<input><property name="subject">xml via Data</property></input>',
+        },
+    )
+    created, created_xml = answers(await send(helpers, bill, multipart([sample, xml])))
+    assert created.status == 201, created.raw
+    assert created.json()["subject"] == "via Data"
+    assert created_xml.status == 201, created_xml.raw
+    subjects = sorted(m["subject"] for m in await meetings_of(helpers, bill))
+    assert subjects == ["via Data", "xml via Data"]
+
+
+async def test_parts_past_the_answer_budget_are_not_run(
+    helpers: Helpers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch, "MAX_ANSWER_BYTES", 3000)
+    bill = await helpers.session("bill")
+    mine = bill.link("onlineMeetings", "myOnlineMeetings")
+    parts = [json_part("POST", mine, {"subject": f"m{i}"}) for i in range(6)]
+    got = answers(await send(helpers, bill, multipart(parts)))
+    ran = [a for a in got if a.status == 201]
+    assert 2 <= len(ran) < 6
+    for answer in got[len(ran) :]:
+        assert_error_part(answer, 413, "EntityTooLarge")
+        assert "on its own" in answer.json()["message"]
+    assert len(await meetings_of(helpers, bill)) == len(ran)  # the rest never ran
