@@ -8,6 +8,7 @@ Relative hrefs resolve against the URL of the resource that carried them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from types import TracebackType
 from typing import Any
@@ -62,6 +63,7 @@ class AsyncClient:
             "culture": culture,
         }
         self._token: str | None = None
+        self._token_expires_at: float | None = None
         self._app: dict[str, Any] | None = None
         self._app_url = ""
 
@@ -75,6 +77,14 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def token_expires_at(self) -> float | None:
+        """When the token ``sign_in`` got expires (``time.time()`` seconds, from the token
+        answer's ``expires_in``); None before a sign-in or when the server gave no lifetime.
+        After it, requests raise 401: call ``sign_in`` again (the same endpoint id gets the
+        same application back while it has not expired)."""
+        return self._token_expires_at
 
     @property
     def application(self) -> dict[str, Any]:
@@ -127,6 +137,10 @@ class AsyncClient:
                 0, "InvalidResponse", None, "the token answer has no access_token"
             )
         self._token = token
+        lifetime = granted.get("expires_in")
+        self._token_expires_at = (
+            time.time() + lifetime if isinstance(lifetime, int | float) else None
+        )
         user = _object(await self._send("GET", user_url))
         applications_url = urljoin(user_url, _href(user, "applications"))
         created = await self._send("POST", applications_url, json=self._application_input)

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from openucwa.bootstrap import Built
+from openucwa.domain.clock import FakeClock
 from openucwa_client import AsyncClient, UcwaClientError
 from openucwa_client._challenge import msrtc_oauth
 from tests.conftest import BASE, USERS, Helpers
@@ -69,6 +71,34 @@ async def test_wrong_password_is_an_oauth_error(sdk: AsyncClient) -> None:
     with pytest.raises(UcwaClientError) as refused:
         await sdk.sign_in(BILL, "not the password")
     assert (refused.value.status, refused.value.code) == (400, "invalid_grant")
+
+
+async def test_a_refused_meeting_names_the_properties(sdk: AsyncClient) -> None:
+    await sdk.sign_in(BILL, BILL_PASSWORD)
+    with pytest.raises(UcwaClientError) as refused:
+        await sdk.create_meeting(subject="x" * 300, accessLevel="Bogus")
+    error = refused.value
+    assert (error.status, error.subcode) == (400, "ParameterValidationFailure")
+    assert set(error.parameters) == {"subject", "accessLevel"}
+    assert "250" in error.parameters["subject"] and "subject" in str(error)
+
+
+async def test_an_expired_token_says_so_and_a_new_sign_in_recovers(
+    built: Built, clock: FakeClock
+) -> None:
+    before = time.time()
+    async with AsyncClient(BASE, transport=httpx.ASGITransport(app=built.app)) as sdk:
+        await sdk.sign_in(BILL, BILL_PASSWORD)
+        expires_at = sdk.token_expires_at
+        assert expires_at is not None
+        assert before + 8 * 3600 - 5 <= expires_at <= time.time() + 8 * 3600
+        clock.advance(8 * 3600 + 1)
+        with pytest.raises(UcwaClientError) as expired:
+            await sdk.list_meetings()
+        assert expired.value.status == 401
+        assert "sign_in again" in expired.value.message and "<" not in expired.value.message
+        await sdk.sign_in(BILL, BILL_PASSWORD)  # the idle application expired too: a new one
+        assert await sdk.list_meetings()
 
 
 async def test_meetings_need_a_sign_in(sdk: AsyncClient) -> None:
