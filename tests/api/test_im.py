@@ -413,3 +413,32 @@ async def _assert_ended(helpers: Helpers, pair: Any) -> None:
         listing = side.who.app["_embedded"]["communication"]["_links"]["conversations"]["href"]
         active = await get(helpers, side.who, listing)
         assert active["_links"].get("conversation", []) == []
+
+
+async def test_an_html_message_also_carries_its_plain_form(helpers: Helpers) -> None:
+    """Clients that read only plainMessage still read an HTML message (spec §3.7 step 4)."""
+    pair = await connected(helpers)
+    html = "<p>Hi <b>Bill</b></p><script>steal()</script>&amp; co<br>bye"
+    response = await send(helpers, pair.alice, html, "text/html")
+    assert response.status_code == 201, response.text
+    (theirs,) = await received(pair.bill)
+    assert href(theirs, "htmlMessage").startswith("data:text/html;charset=utf-8,%3Cp%3E")
+    assert href(theirs, "plainMessage") == plain("Hi Bill\n& co\nbye")
+
+
+async def test_html_is_negotiated_only_for_applications_that_support_it(
+    helpers: Helpers,
+) -> None:
+    pair = await connected(helpers)
+    assert pair.alice.messaging is not None
+    messaging = href(pair.alice.messaging)
+    got = await helpers.client.get(messaging, headers=pair.alice.who.headers)
+    assert got.json()["negotiatedMessageFormats"] == ["Plain"]  # makeMeAvailable named no Html
+    communication = pair.alice.who.link("communication", "self")
+    current = await helpers.client.get(communication, headers=pair.alice.who.headers)
+    body = {"supportedMessageFormats": ["Plain", "Html"], "supportedModalities": ["Messaging"]}
+    headers = {**pair.alice.who.headers, "If-Match": current.headers["etag"]}
+    put = await helpers.client.put(communication, json=body, headers=headers)
+    assert put.status_code == 200, put.text
+    got = await helpers.client.get(messaging, headers=pair.alice.who.headers)
+    assert got.json()["negotiatedMessageFormats"] == ["Plain", "Html"]

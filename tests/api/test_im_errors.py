@@ -235,7 +235,10 @@ async def test_oversized_message(helpers: Helpers) -> None:
     too_big = await send(helpers, pair.alice, "x" * (MAX_TEXT + 1))
     assert_error(too_big, 413, "EntityTooLarge")
     assert len(await history(helpers, pair)) == 1
-    at_limit = "é" * MAX_TEXT  # 32 Ki characters, 64 KiB of UTF-8
+    # The limit is in bytes of UTF-8: 32,768 emoji (128 KiB) used to pass as "characters".
+    assert_error(await send(helpers, pair.alice, "é" * (MAX_TEXT // 2 + 1)), 413, "EntityTooLarge")
+    assert_error(await send(helpers, pair.alice, "\U0001f600" * MAX_TEXT), 413, "EntityTooLarge")
+    at_limit = "é" * (MAX_TEXT // 2)  # 16 Ki characters, 32 KiB of UTF-8
     assert (await send(helpers, pair.alice, at_limit)).status_code == 201
     (theirs,) = await received(pair.bill)
     assert href(theirs, "plainMessage") == plain(at_limit)

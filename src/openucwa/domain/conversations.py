@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 
 from openucwa.domain.errors import BadRequest, Conflict, EntityTooLarge, validation_failure
 from openucwa.domain.events import NewEvent
@@ -32,7 +33,7 @@ INV_FAILED = "Failed"
 IMPORTANCE = ("Emergency", "Normal", "Urgent")
 MAX_SUBJECT = 250
 MAX_OPERATION_ID = 50
-MAX_MESSAGE_CHARS = 32 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024  # of UTF-8: characters let 32,768 emoji through as 128 KiB
 TYPING_SECONDS = 6.0
 
 
@@ -156,8 +157,12 @@ def check_start(data: StartInput) -> CheckedStart:
 
 
 def check_message_text(text: str) -> None:
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise EntityTooLarge(message=f"A message may hold at most {MAX_MESSAGE_CHARS} characters.")
+    if len(text) > MAX_MESSAGE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > (
+        MAX_MESSAGE_BYTES
+    ):
+        raise EntityTooLarge(
+            message=f"A message may hold at most {MAX_MESSAGE_BYTES} bytes of UTF-8 text."
+        )
 
 
 def check_operation_id(value: str | None) -> str:
@@ -171,3 +176,40 @@ def check_operation_id(value: str | None) -> str:
 def require_messaging_connected(conversation: Conversation) -> None:
     if conversation.messaging != CONNECTED:
         raise Conflict(message="Messaging is not connected in this conversation.")
+
+
+_BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+_UNSEEN = frozenset({"script", "style", "head", "title"})
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _UNSEEN:
+            self._hidden += 1
+        elif tag == "br":
+            self.pieces.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _UNSEEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in _BREAKS and tag != "br":
+            self.pieces.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.pieces.append(data)
+
+
+def plain_text(html: str) -> str:
+    """The plain form of an HTML message: its text, tags dropped (script and style with their
+    content), entities decoded, line breaks where ``<br>`` and block elements end."""
+    parser = _TextOf()
+    parser.feed(html)
+    parser.close()
+    lines = "".join(parser.pieces).splitlines()
+    return "\n".join(line.strip() for line in lines).strip("\n")

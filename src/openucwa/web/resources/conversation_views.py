@@ -4,11 +4,11 @@ exactly as it did the first time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from openucwa.domain.conversations import CONNECTED, CONNECTING, INCOMING
+from openucwa.domain.conversations import CONNECTED, CONNECTING, INCOMING, plain_text
 from openucwa.representation import data_uri
 from openucwa.representation.resource import Link, Resource
 from openucwa.web.links import Links
@@ -50,7 +50,11 @@ def conversation(
     )
 
 
-def messaging(links: Links, app_id: str, conv_id: str, state: str) -> Resource:
+def messaging(
+    links: Links, app_id: str, conv_id: str, state: str, formats: Sequence[str] = ("Plain",)
+) -> Resource:
+    """``formats``: the application's supportedMessageFormats; Html is negotiated only when
+    it named Html (HTML messages still reach it with their plain form)."""
     found: dict[str, Link | list[Link]] = {"conversation": Link(links.conv(app_id, conv_id))}
     if state != "Disconnected":
         found["stopMessaging"] = Link(links.conv(app_id, conv_id, "messaging_stop"))
@@ -61,7 +65,10 @@ def messaging(links: Links, app_id: str, conv_id: str, state: str) -> Resource:
     return Resource(
         "messaging",
         href=links.conv(app_id, conv_id, "messaging"),
-        properties={"state": state, "negotiatedMessageFormats": ["Plain", "Html"]},
+        properties={
+            "state": state,
+            "negotiatedMessageFormats": [f for f in ("Plain", "Html") if f in formats] or ["Plain"],
+        },
         links=found,
     )
 
@@ -161,6 +168,9 @@ def message(
     text = str(snap["text"])
     if snap.get("content_type") == "text/html":
         found["htmlMessage"] = Link(data_uri.encode("text/html", text))
+        # Receivers get both when a plain form can be derived (spec §3.7 step 4): clients that
+        # read only plainMessage still read the message.
+        found["plainMessage"] = Link(data_uri.encode("text/plain", plain_text(text)))
     else:
         found["plainMessage"] = Link(data_uri.encode("text/plain", text))
     return Resource(

@@ -111,7 +111,14 @@ async def get_participant_messaging(request: Request) -> Response:
 async def get_messaging(request: Request) -> Response:
     _, app, conv = await _conversation(request)
     return render(
-        request, views.messaging(Links(request), app.app_id, conv.conv_id, conv.messaging)
+        request,
+        views.messaging(
+            Links(request),
+            app.app_id,
+            conv.conv_id,
+            conv.messaging,
+            app.supported_message_formats,
+        ),
     )
 
 

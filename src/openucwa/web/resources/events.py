@@ -124,7 +124,9 @@ class Renderer:
         if conv_id is None:
             return None
         if target == "messaging":
-            messaging = views.messaging(links, app_id, conv_id, str(body["state"]))
+            messaging = views.messaging(
+                links, app_id, conv_id, str(body["state"]), self.app.supported_message_formats
+            )
             return Event(type_, EventLink("messaging", messaging.href or ""), embedded=messaging)
         if target in ("participant", "localParticipant", "participantMessaging", "typing"):
             return self._member_event(target, type_, conv_id, body)
@@ -196,9 +198,9 @@ async def render_batch(request: Request, app: Application, result: PollResult) -
     user = await svc.users.get(app.owner_uri)
     viewer = (app.owner_uri, user.name if user else app.owner_uri)
     threads: dict[str, str] = {}
-    if any(e.body.get("sender") == "thread" for e in result.events):
-        convs = await svc.messaging.conversations(app, active_only=False)
-        threads = {c.thread_id: c.conv_id for c in convs}
+    wanted = {str(e.body["thread"]) for e in result.events if e.body.get("sender") == "thread"}
+    if wanted:
+        threads = await svc.messaging.conversation_ids(app, wanted)
     batch = Renderer(Links(request), app, viewer, threads).batch(result)
     negotiated = negotiate(request.headers.get("accept"))
     codec = json_codec if negotiated.format == "json" else xml_codec
