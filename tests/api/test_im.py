@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -442,3 +443,25 @@ async def test_html_is_negotiated_only_for_applications_that_support_it(
     assert put.status_code == 200, put.text
     got = await helpers.client.get(messaging, headers=pair.alice.who.headers)
     assert got.json()["negotiatedMessageFormats"] == ["Plain", "Html"]
+
+
+async def test_a_batch_is_bounded_in_size_and_the_rest_follows(helpers: Helpers) -> None:
+    """Forty 32 KiB messages (1.3 MB stored) come in more than one batch, none lost."""
+    pair = await connected(helpers)
+    texts = [f"{i:02d}" + "x" * (32 * 1024 - 2) for i in range(40)]
+    for text in texts:
+        assert (await send(helpers, pair.alice, text)).status_code == 201
+    sizes: list[int] = []
+    got: list[str] = []
+    while len(got) < len(texts):
+        response = await helpers.client.get(pair.bill.channel.next, headers=pair.bill.who.headers)
+        assert response.status_code == 200
+        sizes.append(len(response.content))
+        body = response.json()
+        pair.bill.channel.next = body["_links"]["next"]["href"]
+        for sender in body["sender"]:
+            for event in sender["events"]:
+                if event["link"]["rel"] == "message" and event["type"] == "completed":
+                    got.append(unquote_plus(href(inner(event), "plainMessage").split(",", 1)[1]))
+    assert got == texts
+    assert len(sizes) >= 2 and max(sizes) < 3 * 1024 * 1024

@@ -45,6 +45,7 @@ class StoredEvent:
     priority: str
     created_at: datetime
     body: Mapping[str, Any]
+    size: int = 0  # characters of the stored JSON body: what bounds a batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,7 @@ class SqlEventLog:
                     priority=str(priority),
                     created_at=from_us(int(created)),
                     body=load(str(body)),
+                    size=len(body),
                 )
             )
         return events
