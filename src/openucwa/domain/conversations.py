@@ -34,6 +34,7 @@ MAX_SUBJECT = 250
 MAX_OPERATION_ID = 50
 MAX_MESSAGE_CHARS = 32 * 1024
 TYPING_SECONDS = 6.0
+INVITATION_TIMEOUT_SECONDS = 30.0  # messagingInvitation_ref: "approximately thirty seconds"
 
 
 @dataclass(frozen=True, slots=True)

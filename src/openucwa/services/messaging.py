@@ -14,8 +14,10 @@ Event bodies written here (read by ``web/resources/events.py``):
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from openucwa.domain.applications import Application, Lifetime
@@ -30,6 +32,7 @@ from openucwa.domain.conversations import (
     INV_CONNECTING,
     INV_DECLINED,
     INV_FAILED,
+    INVITATION_TIMEOUT_SECONDS,
     TYPING_SECONDS,
     ChangeSet,
     Conversation,
@@ -48,6 +51,12 @@ from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
 from openucwa.services.event_channel import EventChannel
 from openucwa.services.ports import ApplicationRepository, ConversationRepository, UserRepository
+
+log = logging.getLogger("openucwa.messaging")
+
+# Nobody answered in time (spec §3.9): the inviter's side, then the invitee's devices.
+TIMED_OUT = ("RemoteFailure", "Timeout", "The person did not answer.")
+MISSED = ("Informational", "Missed", "The invitation was not answered.")
 
 
 def _reason(code: str, subcode: str | None, message: str) -> dict[str, Any]:
@@ -138,6 +147,7 @@ class MessagingService:
         ids: IdGenerator,
         clock: Clock,
         lifetime: Lifetime,
+        invitation_timeout: float = INVITATION_TIMEOUT_SECONDS,
     ) -> None:
         self._repo = repo
         self._apps = apps
@@ -147,6 +157,9 @@ class MessagingService:
         self._clock = clock
         self._lifetime = lifetime
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._invitation_timeout = invitation_timeout
+        self._unanswered: dict[str, asyncio.TimerHandle] = {}  # thread id -> its timeout
+        self._tasks: set[asyncio.Task[Any]] = set()  # timer callbacks running
 
     async def _name(self, uri: str) -> str:
         user = await self._users.get(uri)
@@ -155,6 +168,17 @@ class MessagingService:
     async def _commit(self, changes: ChangeSet) -> None:
         await self._repo.apply(changes, self._clock.now())
         self._channel.notify(changes.events)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` from a timer; kept referenced until done, failures logged."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("messaging timer failed", exc_info=task.exception())
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -283,7 +307,41 @@ class MessagingService:
         changes.conversations.append(conv)
         changes.invitations.append(inv)
         await self._commit(changes)
+        if thread.state == CONNECTING:
+            self._unanswered[thread.thread_id] = asyncio.get_running_loop().call_later(
+                self._invitation_timeout, self._spawn_time_out, thread.thread_id
+            )
         return inv
+
+    # -- no answer -----------------------------------------------------------------------
+
+    def _spawn_time_out(self, thread_id: str) -> None:
+        self._spawn(self._time_out(thread_id))
+
+    def _forget_timeout(self, thread_id: str) -> None:
+        timer = self._unanswered.pop(thread_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _time_out(self, thread_id: str) -> bool:
+        """End an invitation nobody answered (spec §3.9); False if it was answered meanwhile."""
+        self._unanswered.pop(thread_id, None)
+        try:
+            await self._end(
+                thread_id, INV_FAILED, _reason(*TIMED_OUT), incoming=(INV_FAILED, _reason(*MISSED))
+            )
+        except Conflict:
+            return False
+        return True
+
+    async def expire_invitations(self) -> int:
+        """Housekeeping: end the invitations older than the timeout whose timer is gone (the
+        process restarted since they started). Returns how many were ended."""
+        cutoff = self._clock.now() - timedelta(seconds=self._invitation_timeout)
+        ended = 0
+        for thread_id in await self._repo.unanswered_threads(cutoff):
+            ended += await self._time_out(thread_id)
+        return ended
 
     # -- accept / decline / cancel -------------------------------------------------------
 
@@ -341,6 +399,7 @@ class MessagingService:
             changes.messages.append(msg)
             ev.thread(thread.thread_id, _message_body(msg))
         await self._commit(changes)
+        self._forget_timeout(thread.thread_id)
 
     async def decline(self, caller: Caller, app: Application, inv_id: str) -> None:
         inv = await self.invitation(app, inv_id)
@@ -362,8 +421,15 @@ class MessagingService:
             _reason("Informational", "Canceled", "The invitation was cancelled."),
         )
 
-    async def _end(self, thread_id: str, inv_state: str, reason: dict[str, Any]) -> None:
-        """End an unanswered invitation for everyone (declined or cancelled)."""
+    async def _end(
+        self,
+        thread_id: str,
+        inv_state: str,
+        reason: dict[str, Any],
+        incoming: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """End an unanswered invitation for everyone (declined, cancelled or timed out);
+        ``incoming`` is the state and reason for the invitee's devices when they differ."""
         thread = await self._repo.thread(thread_id)
         if thread is None or thread.state != CONNECTING:
             raise Conflict(message="The invitation was already handled.")
@@ -375,9 +441,12 @@ class MessagingService:
         for inv in await self._repo.invitations_of_thread(thread_id):
             if inv.state != INV_CONNECTING:
                 continue
-            done = replace(inv, state=inv_state)
+            state, why = (
+                incoming if incoming and inv.direction == "Incoming" else (inv_state, reason)
+            )
+            done = replace(inv, state=state)
             changes.invitations.append(done)
-            ev.invitation(done, "completed", status="Failure", reason=reason)
+            ev.invitation(done, "completed", status="Failure", reason=why)
             conv = convs.get(inv.app_id)
             if conv is not None:
                 gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
@@ -385,6 +454,7 @@ class MessagingService:
                 ev.conversation(gone, ended, "deleted", 0)
                 changes.unfollows.append((inv.app_id, conversation_stream(thread_id)))
         await self._commit(changes)
+        self._forget_timeout(thread_id)
 
     # -- in a connected conversation -----------------------------------------------------
 
