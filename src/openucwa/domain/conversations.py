@@ -30,6 +30,13 @@ INV_CANCELLED = "Cancelled"
 INV_FAILED = "Failed"
 
 IMPORTANCE = ("Emergency", "Normal", "Urgent")
+# decline's ``reason`` (CallDeclineReason_ref.md); only Local keeps the user's other devices
+# ringing, every other value declines on all of them (the media ones concern calls).
+CALL_DECLINE_REASONS = (
+    "CodecMismatch", "EncryptionMismatch", "Global", "InsufficientBandwidth",
+    "InsufficientBandwidthRerouteOverPstn", "InvalidMediaOffer", "IPv6NotSupported", "Local",
+    "MediaAllocationFailure", "MediaConnectivityFailure", "Unknown", "UnsupportedMedia",
+)  # fmt: skip
 MAX_SUBJECT = 250
 MAX_OPERATION_ID = 50
 MAX_MESSAGE_CHARS = 32 * 1024
@@ -154,6 +161,17 @@ def check_start(data: StartInput) -> CheckedStart:
         importance=importance,
         message=data.message,
     )
+
+
+def declines_locally(reason: str | None) -> bool:
+    """decline's ``reason`` (any letter case): True for ``Local`` (this application only),
+    False when absent or any other CallDeclineReason; 400 ParameterValidationFailure else."""
+    if reason is None:
+        return False
+    found = canonical_enum(reason, CALL_DECLINE_REASONS)
+    if found is None:
+        raise validation_failure({"reason": f"Must be one of: {', '.join(CALL_DECLINE_REASONS)}."})
+    return found == "Local"
 
 
 def check_message_text(text: str) -> None:

@@ -401,15 +401,77 @@ class MessagingService:
         await self._commit(changes)
         self._forget_timeout(thread.thread_id)
 
-    async def decline(self, caller: Caller, app: Application, inv_id: str) -> None:
+    async def decline(
+        self, caller: Caller, app: Application, inv_id: str, local: bool = False
+    ) -> None:
+        """Decline for every device of the user, or (``local``, reason Local) for this one
+        only while another still has the invitation: the inviter learns nothing then."""
         inv = await self.invitation(app, inv_id)
         if inv.direction != "Incoming" or inv.state != INV_CONNECTING:
             raise Conflict(message="The invitation was already handled.")
+        mine = _reason("LocalFailure", "Declined", "Declined on this device.")
+        if local and await self._withdraw(inv, INV_DECLINED, mine):
+            return
         await self._end(
             inv.thread_id,
             INV_DECLINED,
             _reason("Forbidden", "Declined", "The invitation was declined."),
         )
+
+    async def _withdraw(self, inv: Invitation, inv_state: str, reason: dict[str, Any]) -> bool:
+        """End the pending incoming ``inv`` on its own application only, while another of the
+        invitee's devices still has the invitation; nobody else sees anything. False (nothing
+        done) when no other device has it: then the caller ends it for everyone."""
+        thread_id = inv.thread_id
+        for _ in range(3):  # another device withdrawing meanwhile: look again
+            thread = await self._repo.thread(thread_id)
+            invs = await self._repo.invitations_of_thread(thread_id)
+            mine = next((i for i in invs if (i.app_id, i.inv_id) == (inv.app_id, inv.inv_id)), None)
+            if thread is None or thread.state != CONNECTING or mine is None:
+                raise Conflict(message="The invitation was already handled.")
+            if mine.state != INV_CONNECTING:
+                raise Conflict(message="The invitation was already handled.")
+            others = [
+                i
+                for i in invs
+                if i.direction == "Incoming" and i.state == INV_CONNECTING and i is not mine
+            ]
+            if not others:
+                return False
+            changes = ChangeSet(expect_thread_state={thread_id: CONNECTING})
+            for pending in (mine, *others):  # the last device never withdraws silently
+                changes.expect_invitation_state[(pending.app_id, pending.inv_id)] = INV_CONNECTING
+            ev = Events(changes)
+            done = replace(mine, state=inv_state)
+            changes.invitations.append(done)
+            ev.invitation(done, "completed", status="Failure", reason=reason)
+            conv = await self._repo.conversation(mine.app_id, mine.conv_id)
+            if conv is not None:
+                gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
+                changes.conversations.append(gone)
+                ev.conversation(gone, thread, "deleted", 0)
+                changes.unfollows.append((mine.app_id, conversation_stream(thread_id)))
+            try:
+                await self._commit(changes)
+            except Conflict:
+                continue
+            return True
+        raise Conflict(message="The conversation changed meanwhile; try again.")
+
+    async def _leave(self, conv: Conversation, by_uri: str) -> None:
+        """One application leaves: while the invitation still rings on the invitee's other
+        devices only this one drops out (signing out one device does not answer for all)."""
+        if conv.state == INCOMING:
+            for inv in await self._repo.invitations_of_thread(conv.thread_id):
+                if (
+                    inv.app_id == conv.app_id
+                    and inv.direction == "Incoming"
+                    and inv.state == INV_CONNECTING
+                ):
+                    left = _reason("LocalFailure", "Canceled", "Ended on this device.")
+                    if await self._withdraw(inv, INV_CANCELLED, left):
+                        return
+        await self._hang_up(conv, by_uri)
 
     async def cancel(self, caller: Caller, app: Application, inv_id: str) -> None:
         inv = await self.invitation(app, inv_id)
@@ -512,18 +574,18 @@ class MessagingService:
     async def stop(self, caller: Caller, app: Application, conv_id: str) -> None:
         """stopMessaging: in a conversation between two people this ends it for both."""
         conv = await self.conversation(app, conv_id)
-        await self._hang_up(conv, caller.uri)
+        await self._leave(conv, caller.uri)
 
     async def leave(self, caller: Caller, app: Application, conv_id: str) -> None:
         """DELETE conversation."""
         conv = await self.conversation(app, conv_id)
-        await self._hang_up(conv, caller.uri)
+        await self._leave(conv, caller.uri)
 
     async def leave_all(self, app: Application) -> None:
         """The application is being deleted: leave every live conversation."""
         for conv in await self._repo.conversations_of_app(app.app_id):
             if conv.state != DISCONNECTED:
-                await self._hang_up(conv, conv.user_uri)
+                await self._leave(conv, conv.user_uri)
 
     async def _hang_up(self, conv: Conversation, by_uri: str) -> None:
         thread = await self.thread_of(conv)
