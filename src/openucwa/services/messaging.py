@@ -547,19 +547,27 @@ class MessagingService:
         require_messaging_connected(conv)
         key = (conv.thread_id, caller.uri)
         name = await self._name(caller.uri)
-        loop = asyncio.get_running_loop()
+        # The timer is (re)set before the commit is awaited: a call arriving meanwhile finds it
+        # and only extends it, so the typist is shown once ("added" once).
         timer = self._typing.pop(key, None)
         if timer is not None:
             timer.cancel()
-        else:
+        mine = self._typing[key] = asyncio.get_running_loop().call_later(
+            TYPING_SECONDS, self._spawn_typing_over, key, name, app.app_id
+        )
+        if timer is None:
             changes = ChangeSet()
             body = _typing_body("added", caller.uri, name, app.app_id)
             Events(changes).thread(conv.thread_id, body)
-            await self._commit(changes)
-        self._typing[key] = loop.call_later(
-            TYPING_SECONDS,
-            lambda: asyncio.ensure_future(self._typing_over(key, name, app.app_id)),
-        )
+            try:
+                await self._commit(changes)
+            except BaseException:  # not shown: no "deleted" either
+                if self._typing.get(key) is mine:
+                    self._typing.pop(key).cancel()
+                raise
+
+    def _spawn_typing_over(self, key: tuple[str, str], name: str, app_id: str) -> None:
+        self._spawn(self._typing_over(key, name, app_id))
 
     async def _typing_over(self, key: tuple[str, str], name: str, app_id: str) -> None:
         if self._typing.pop(key, None) is None:
