@@ -6,9 +6,28 @@ Spec: UCWA-MEETINGS.md §0.4.4, §2.10, §2.11, §3.7, §4.7; docs/deviations.md
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from tests.api.im_support import connected, events, href, kinds
-from tests.conftest import Helpers
+from tests.api.im_support import (
+    accept,
+    connected,
+    events,
+    href,
+    inner,
+    invitation_body,
+    invite,
+    kinds,
+    one,
+    received,
+    send,
+)
+from tests.conftest import Helpers, Session
+
+
+async def get(helpers: Helpers, who: Session, url: str) -> dict[str, Any]:
+    response = await helpers.client.get(url, headers=who.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 async def test_concurrent_typing_calls_show_the_typist_once(helpers: Helpers) -> None:
@@ -23,3 +42,26 @@ async def test_concurrent_typing_calls_show_the_typist_once(helpers: Helpers) ->
     added = [e for e in events(read, "participant", "added") if e.get("in")]
     assert len(added) == 1, kinds(read)
     assert added[0]["in"]["rel"] == "typingParticipants"
+
+
+async def test_the_senders_operation_id_is_not_shown_to_the_receiver(helpers: Helpers) -> None:
+    pair = await invite(helpers, invitation_body(op="op-bill"))
+    assert pair.bill.invitation["operationId"] == "op-bill"
+    assert pair.alice.invitation.get("operationId") is None
+    incoming = await get(helpers, pair.alice.who, href(pair.alice.invitation))
+    assert incoming.get("operationId") is None
+    bill_read, alice_read = await accept(helpers, pair)
+    first = {
+        who: inner(one(read, "message", "completed"))
+        for who, read in (("bill", bill_read), ("alice", alice_read))
+    }
+    assert first["bill"]["direction"] == "Outgoing" and first["bill"]["operationId"] == "op-bill"
+    assert first["alice"]["direction"] == "Incoming" and first["alice"].get("operationId") is None
+    sent = await send(helpers, pair.bill, "Hello", query="?OperationContext=abc")
+    assert sent.status_code == 201, sent.text
+    mine = inner(one(await pair.bill.channel.expect(("message", "completed")), "message"))
+    assert mine["operationId"] == "abc"
+    (theirs,) = await received(pair.alice)
+    assert theirs["direction"] == "Incoming" and theirs.get("operationId") is None
+    assert (await get(helpers, pair.alice.who, href(theirs))).get("operationId") is None
+    assert (await get(helpers, pair.bill.who, sent.headers["location"]))["operationId"] == "abc"

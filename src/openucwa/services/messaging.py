@@ -295,6 +295,7 @@ class MessagingService:
                     inv_id=self._ids.short_id(),
                     conv_id=theirs.conv_id,
                     direction="Incoming",
+                    operation_id="",  # the inviter's own correlation id (spec §4.7)
                 )
                 changes.conversations.append(theirs)
                 changes.invitations.append(incoming)
@@ -360,7 +361,8 @@ class MessagingService:
         changes.threads.append(connected)
         convs = {c.app_id: c for c in await self._repo.conversations_of_thread(thread.thread_id)}
         joined: list[Conversation] = []
-        for other in await self._repo.invitations_of_thread(thread.thread_id):
+        invitations = await self._repo.invitations_of_thread(thread.thread_id)
+        for other in invitations:
             conv = convs.get(other.app_id)
             if conv is None:
                 continue
@@ -394,7 +396,8 @@ class MessagingService:
             msg = Message(
                 thread.thread_id, self._ids.short_id(), inv.from_uri, inv.from_name,
                 next((c.app_id for c in joined if c.user_uri == inv.from_uri), ""),
-                inv.operation_id, inv.message_type, inv.message, now,
+                next((i.operation_id for i in invitations if i.direction == "Outgoing"), ""),
+                inv.message_type, inv.message, now,
             )  # fmt: skip
             changes.messages.append(msg)
             ev.thread(thread.thread_id, _message_body(msg))

@@ -135,16 +135,16 @@ async def get_messages(request: Request) -> Response:
 async def get_message(request: Request) -> Response:
     _, app, conv = await _conversation(request)
     msg = await services(request).messaging.message(conv, request.path_params["msg_id"])
+    outgoing = msg.sender_app == app.app_id
     snap = {
         "msg_id": msg.msg_id,
         "from_uri": msg.sender_uri,
         "from_name": msg.sender_name,
-        "operation_id": msg.operation_id,
+        "operation_id": msg.operation_id if outgoing else "",  # the sender's own (spec §4.7)
         "content_type": msg.content_type,
         "text": msg.text,
         "ts": int(msg.created_at.timestamp() * 1000),
     }
-    outgoing = msg.sender_app == app.app_id
     resource = views.message(Links(request), app.app_id, conv.conv_id, snap, outgoing)
     return render(request, resource)
 
