@@ -8,8 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.api.im_support import (
+    BILL,
+    Channel,
     accept,
+    assert_error,
     connected,
     events,
     href,
@@ -17,9 +22,11 @@ from tests.api.im_support import (
     invitation_body,
     invite,
     kinds,
+    make_available,
     one,
     received,
     send,
+    start,
 )
 from tests.conftest import Helpers, Session
 
@@ -65,3 +72,18 @@ async def test_the_senders_operation_id_is_not_shown_to_the_receiver(helpers: He
     assert theirs["direction"] == "Incoming" and theirs.get("operationId") is None
     assert (await get(helpers, pair.alice.who, href(theirs))).get("operationId") is None
     assert (await get(helpers, pair.bill.who, sent.headers["location"]))["operationId"] == "abc"
+
+
+@pytest.mark.parametrize("to", [BILL, BILL.upper().replace("SIP:", "sip:"), "SIP:" + BILL[4:]])
+async def test_inviting_oneself_is_refused(helpers: Helpers, to: str) -> None:
+    bill = await helpers.session("bill")
+    other_device = await helpers.session("bill", "endpoint-2")
+    await make_available(helpers, other_device)
+    channel = Channel(helpers, other_device)
+    await channel.expect(("communication", "updated"))  # its own makeMeAvailable
+    response = await start(helpers, bill, invitation_body(to=to))
+    assert_error(response, 400, "BadRequest", "ParameterValidationFailure")
+    assert "to" in response.json().get("parameters", {}), response.json()
+    await channel.quiet()
+    listing = bill.app["_embedded"]["communication"]["_links"]["conversations"]["href"]
+    assert (await get(helpers, bill, listing))["_links"].get("conversation", []) == []

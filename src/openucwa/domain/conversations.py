@@ -132,13 +132,15 @@ class CheckedStart:
     message: tuple[str, str] | None
 
 
-def check_start(data: StartInput) -> CheckedStart:
+def check_start(data: StartInput, caller_uri: str) -> CheckedStart:
     problems: dict[str, str] = {}
     to_uri = parse_sip_uri(data.to) if data.to else None
     if not data.to:
         problems["to"] = "This parameter is required."
     elif to_uri is None:
         problems["to"] = "Not a SIP address."
+    elif to_uri == caller_uri:  # docs/deviations.md 15
+        problems["to"] = "You cannot invite yourself."
     if data.operation_id is not None and len(data.operation_id) > MAX_OPERATION_ID:
         problems["operationId"] = f"The maximum length is {MAX_OPERATION_ID} characters."
     if data.subject is not None and len(data.subject) > MAX_SUBJECT:

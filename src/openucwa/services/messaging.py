@@ -228,7 +228,7 @@ class MessagingService:
     # -- startMessaging ------------------------------------------------------------------
 
     async def start(self, caller: Caller, app: Application, data: StartInput) -> Invitation:
-        checked = check_start(data)
+        checked = check_start(data, caller.uri)
         now = self._clock.now()
         me = await self._name(caller.uri)
         thread = Thread(self._ids.short_id(), checked.subject, checked.importance, CONNECTING, now)
