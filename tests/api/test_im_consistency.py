@@ -87,3 +87,51 @@ async def test_inviting_oneself_is_refused(helpers: Helpers, to: str) -> None:
     await channel.quiet()
     listing = bill.app["_embedded"]["communication"]["_links"]["conversations"]["href"]
     assert (await get(helpers, bill, listing))["_links"].get("conversation", []) == []
+
+
+def participant_uris(listing: dict[str, Any]) -> list[str]:
+    found = listing["_links"].get("participant", [])
+    found = found if isinstance(found, list) else [found]
+    return sorted(str(link["href"]).rsplit("/", 1)[-1] for link in found)
+
+
+async def roster(helpers: Helpers, who: Session, conversation: str) -> tuple[int, list[str]]:
+    conv = await get(helpers, who, conversation)
+    listing = await get(helpers, who, href(conv, "participants"))
+    return int(conv["participantCount"]), participant_uris(listing)
+
+
+async def test_someone_who_does_not_exist_is_not_a_participant(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    channel = Channel(helpers, bill)
+    response = await start(helpers, bill, invitation_body(to="sip:nobody@contoso.com"))
+    assert response.status_code == 201, response.text
+    read = await channel.expect(("messagingInvitation", "completed"))
+    done = one(read, "messagingInvitation", "completed")
+    assert done["reason"]["subcode"] == "DestinationNotFound"
+    conversation = href(inner(done), "conversation")
+    assert await roster(helpers, bill, conversation) == (1, ["bmauldin@contoso.com"])
+    nobody = await helpers.client.get(
+        conversation + "/participants/nobody@contoso.com", headers=bill.headers
+    )
+    assert_error(nobody, 404, "NotFound")
+
+
+async def test_an_invitee_is_a_participant_once_she_accepts(helpers: Helpers) -> None:
+    pair = await invite(helpers)
+    added = one(pair.bill_invited, "conversation", "added")
+    assert inner(added)["participantCount"] == 1
+    bill, alice = pair.bill, pair.alice
+    assert await roster(helpers, bill.who, bill.conversation) == (1, ["bmauldin@contoso.com"])
+    pending = await helpers.client.get(
+        bill.conversation + "/participants/alice@contoso.com", headers=bill.who.headers
+    )
+    assert_error(pending, 404, "NotFound")
+    # alice's own conversation has shown her (localParticipant) and bill from the start
+    both = (2, ["alice@contoso.com", "bmauldin@contoso.com"])
+    assert inner(one(pair.alice_invited, "conversation", "added"))["participantCount"] == 2
+    assert await roster(helpers, alice.who, alice.conversation) == both
+    bill_read, _ = await accept(helpers, pair)
+    assert one(bill_read, "participant", "added")["link"]["href"].endswith("/alice@contoso.com")
+    assert await roster(helpers, bill.who, bill.conversation) == both
+    assert await roster(helpers, alice.who, alice.conversation) == both

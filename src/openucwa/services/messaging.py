@@ -194,13 +194,20 @@ class MessagingService:
             raise NotFound("ConversationNotFound", "The conversation does not exist.")
         return thread
 
-    async def members(self, thread_id: str) -> list[tuple[str, str]]:
-        """(uri, name) of everyone connected in the thread, or invited and not yet answered."""
+    async def members(self, conv: Conversation) -> list[tuple[str, str]]:
+        """(uri, name) of the people in ``conv``'s thread as its application sees them: the
+        inviter, the invitees who accepted, and its own user (shown as localParticipant from
+        the invitation on). Not an invitee who has not answered, or a user who does not exist:
+        they are never announced by a ``participant added`` event either."""
         seen: dict[str, str] = {}
-        for inv in await self._repo.invitations_of_thread(thread_id):
-            for uri, name in ((inv.from_uri, inv.from_name), (inv.to_uri, "")):
-                if uri not in seen or not seen[uri]:
-                    seen[uri] = name or seen.get(uri, "")
+        invitations = await self._repo.invitations_of_thread(conv.thread_id)
+        for inv in invitations:
+            if inv.direction == "Outgoing":
+                seen.setdefault(inv.from_uri, inv.from_name)
+        for inv in invitations:
+            if inv.direction == "Incoming" and inv.state == INV_CONNECTED:
+                seen.setdefault(inv.to_uri, "")
+        seen.setdefault(conv.user_uri, "")
         for uri in seen:
             if not seen[uri]:
                 seen[uri] = await self._name(uri)
