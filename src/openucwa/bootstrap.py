@@ -17,7 +17,7 @@ from openucwa.domain.meetings import SchedulingRules
 from openucwa.domain.users import Organization
 from openucwa.services.applications import ApplicationService
 from openucwa.services.event_channel import EventChannel
-from openucwa.services.housekeeping import standard_jobs
+from openucwa.services.housekeeping import Job, standard_jobs
 from openucwa.services.meetings import MeetingService
 from openucwa.services.messaging import MessagingService
 from openucwa.settings import Settings
@@ -31,6 +31,7 @@ class Built:
     storage: SqliteStorage
     services: Services
     app: PathNormalizer
+    jobs: dict[str, Job]  # housekeeping (tests run them with housekeeping.run_once)
 
 
 def open_storage(settings: Settings) -> SqliteStorage:
@@ -83,6 +84,7 @@ def build(
             ids,
             clock,
             lifetime,
+            settings.invitation_timeout,
         ),
         tokens=tokens,
         sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
@@ -100,4 +102,4 @@ def build(
         settings.event_retention,
     )
     app = create_app(services, storage, jobs, settings.housekeeping_interval)
-    return Built(storage=storage, services=services, app=app)
+    return Built(storage=storage, services=services, app=app, jobs=jobs)

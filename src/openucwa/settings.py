@@ -30,6 +30,7 @@ class Settings:
     head_timeout: float = 30.0  # seconds for a request's head to arrive whole (408 beyond)
     body_timeout: float = 60.0  # seconds for the rest of a body to arrive (408 beyond)
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs
+    invitation_timeout: float = 30.0  # seconds an IM invitation waits for an answer
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds
     event_retention: int = 3 * 3600  # seconds events are kept in the log
     one_sender_per_batch: bool = False  # cut batches where the sender changes (sender[0] clients)

@@ -125,7 +125,7 @@ async def test_messaging_invitation_releases_queued_medium_events_in_order(
     incoming = one(a_body, "messagingInvitation")["_embedded"]["messagingInvitation"]
     assert incoming["direction"] == "Incoming"
     assert incoming["state"] == "Connecting"
-    assert incoming["operationId"] == "op-1"
+    assert "operationId" not in incoming  # the inviter's own (spec §4.7)
     assert incoming["_embedded"]["from"]["name"] == "Bill Mauldin"
     assert incoming["_embedded"]["from"]["uri"] == "sip:bmauldin@contoso.com"
     assert incoming["_links"]["message"]["href"] == "data:text/plain;charset=utf-8,Hi+Alice"

@@ -86,7 +86,7 @@ async def test_start_messaging_answers_201_and_both_sides_see_the_invitation(
     assert incoming["direction"] == "Incoming"
     assert incoming["state"] == "Connecting"
     assert (incoming["subject"], incoming["importance"]) == ("Lunch?", "Urgent")
-    assert incoming["operationId"] == "op-1"
+    assert "operationId" not in incoming  # bill's own correlation id (spec §4.7)
     assert href(incoming).startswith(alice.app_href + "/communication/messagingInvitations/")
     assert {"accept", "decline", "conversation", "messaging"} <= set(incoming["_links"])
     assert "cancel" not in incoming["_links"] and "message" not in incoming["_links"]

@@ -31,10 +31,18 @@ INV_CANCELLED = "Cancelled"
 INV_FAILED = "Failed"
 
 IMPORTANCE = ("Emergency", "Normal", "Urgent")
+# decline's ``reason`` (CallDeclineReason_ref.md); only Local keeps the user's other devices
+# ringing, every other value declines on all of them (the media ones concern calls).
+CALL_DECLINE_REASONS = (
+    "CodecMismatch", "EncryptionMismatch", "Global", "InsufficientBandwidth",
+    "InsufficientBandwidthRerouteOverPstn", "InvalidMediaOffer", "IPv6NotSupported", "Local",
+    "MediaAllocationFailure", "MediaConnectivityFailure", "Unknown", "UnsupportedMedia",
+)  # fmt: skip
 MAX_SUBJECT = 250
 MAX_OPERATION_ID = 50
 MAX_MESSAGE_BYTES = 32 * 1024  # of UTF-8: characters let 32,768 emoji through as 128 KiB
 TYPING_SECONDS = 6.0
+INVITATION_TIMEOUT_SECONDS = 30.0  # messagingInvitation_ref: "approximately thirty seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +133,15 @@ class CheckedStart:
     message: tuple[str, str] | None
 
 
-def check_start(data: StartInput) -> CheckedStart:
+def check_start(data: StartInput, caller_uri: str) -> CheckedStart:
     problems: dict[str, str] = {}
     to_uri = parse_sip_uri(data.to) if data.to else None
     if not data.to:
         problems["to"] = "This parameter is required."
     elif to_uri is None:
         problems["to"] = "Not a SIP address."
+    elif to_uri == caller_uri:  # docs/deviations.md 15
+        problems["to"] = "You cannot invite yourself."
     if data.operation_id is not None and len(data.operation_id) > MAX_OPERATION_ID:
         problems["operationId"] = f"The maximum length is {MAX_OPERATION_ID} characters."
     if data.subject is not None and len(data.subject) > MAX_SUBJECT:
@@ -154,6 +164,17 @@ def check_start(data: StartInput) -> CheckedStart:
         importance=importance,
         message=data.message,
     )
+
+
+def declines_locally(reason: str | None) -> bool:
+    """decline's ``reason`` (any letter case): True for ``Local`` (this application only),
+    False when absent or any other CallDeclineReason; 400 ParameterValidationFailure else."""
+    if reason is None:
+        return False
+    found = canonical_enum(reason, CALL_DECLINE_REASONS)
+    if found is None:
+        raise validation_failure({"reason": f"Must be one of: {', '.join(CALL_DECLINE_REASONS)}."})
+    return found == "Local"
 
 
 def check_message_text(text: str) -> None:

@@ -28,6 +28,9 @@ def standard_jobs(
     async def expire_idle_applications() -> int:
         return await applications.expire_idle(before_delete=messaging.leave_all)
 
+    async def expire_unanswered_invitations() -> int:
+        return await messaging.expire_invitations()
+
     async def purge_expired_tokens() -> int:
         return await tokens.purge_expired(clock.now())
 
@@ -36,6 +39,7 @@ def standard_jobs(
 
     return {
         "expire_idle_applications": expire_idle_applications,
+        "expire_unanswered_invitations": expire_unanswered_invitations,
         "purge_expired_tokens": purge_expired_tokens,
         "trim_event_log": trim_event_log,
     }

@@ -14,8 +14,10 @@ Event bodies written here (read by ``web/resources/events.py``):
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from openucwa.domain.applications import Application, Lifetime
@@ -30,6 +32,7 @@ from openucwa.domain.conversations import (
     INV_CONNECTING,
     INV_DECLINED,
     INV_FAILED,
+    INVITATION_TIMEOUT_SECONDS,
     TYPING_SECONDS,
     ChangeSet,
     Conversation,
@@ -48,6 +51,12 @@ from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
 from openucwa.services.event_channel import EventChannel
 from openucwa.services.ports import ApplicationRepository, ConversationRepository, UserRepository
+
+log = logging.getLogger("openucwa.messaging")
+
+# Nobody answered in time (spec §3.9): the inviter's side, then the invitee's devices.
+TIMED_OUT = ("RemoteFailure", "Timeout", "The person did not answer.")
+MISSED = ("Informational", "Missed", "The invitation was not answered.")
 
 
 def _reason(code: str, subcode: str | None, message: str) -> dict[str, Any]:
@@ -138,6 +147,7 @@ class MessagingService:
         ids: IdGenerator,
         clock: Clock,
         lifetime: Lifetime,
+        invitation_timeout: float = INVITATION_TIMEOUT_SECONDS,
     ) -> None:
         self._repo = repo
         self._apps = apps
@@ -147,6 +157,9 @@ class MessagingService:
         self._clock = clock
         self._lifetime = lifetime
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._invitation_timeout = invitation_timeout
+        self._unanswered: dict[str, asyncio.TimerHandle] = {}  # thread id -> its timeout
+        self._tasks: set[asyncio.Task[Any]] = set()  # timer callbacks running
 
     async def _name(self, uri: str) -> str:
         user = await self._users.get(uri)
@@ -155,6 +168,17 @@ class MessagingService:
     async def _commit(self, changes: ChangeSet) -> None:
         await self._repo.apply(changes, self._clock.now())
         self._channel.notify(changes.events)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` from a timer; kept referenced until done, failures logged."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("messaging timer failed", exc_info=task.exception())
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -170,13 +194,20 @@ class MessagingService:
             raise NotFound("ConversationNotFound", "The conversation does not exist.")
         return thread
 
-    async def members(self, thread_id: str) -> list[tuple[str, str]]:
-        """(uri, name) of everyone connected in the thread, or invited and not yet answered."""
+    async def members(self, conv: Conversation) -> list[tuple[str, str]]:
+        """(uri, name) of the people in ``conv``'s thread as its application sees them: the
+        inviter, the invitees who accepted, and its own user (shown as localParticipant from
+        the invitation on). Not an invitee who has not answered, or a user who does not exist:
+        they are never announced by a ``participant added`` event either."""
         seen: dict[str, str] = {}
-        for inv in await self._repo.invitations_of_thread(thread_id):
-            for uri, name in ((inv.from_uri, inv.from_name), (inv.to_uri, "")):
-                if uri not in seen or not seen[uri]:
-                    seen[uri] = name or seen.get(uri, "")
+        invitations = await self._repo.invitations_of_thread(conv.thread_id)
+        for inv in invitations:
+            if inv.direction == "Outgoing":
+                seen.setdefault(inv.from_uri, inv.from_name)
+        for inv in invitations:
+            if inv.direction == "Incoming" and inv.state == INV_CONNECTED:
+                seen.setdefault(inv.to_uri, "")
+        seen.setdefault(conv.user_uri, "")
         for uri in seen:
             if not seen[uri]:
                 seen[uri] = await self._name(uri)
@@ -216,7 +247,7 @@ class MessagingService:
     # -- startMessaging ------------------------------------------------------------------
 
     async def start(self, caller: Caller, app: Application, data: StartInput) -> Invitation:
-        checked = check_start(data)
+        checked = check_start(data, caller.uri)
         now = self._clock.now()
         me = await self._name(caller.uri)
         thread = Thread(self._ids.short_id(), checked.subject, checked.importance, CONNECTING, now)
@@ -283,6 +314,7 @@ class MessagingService:
                     inv_id=self._ids.short_id(),
                     conv_id=theirs.conv_id,
                     direction="Incoming",
+                    operation_id="",  # the inviter's own correlation id (spec §4.7)
                 )
                 changes.conversations.append(theirs)
                 changes.invitations.append(incoming)
@@ -295,7 +327,41 @@ class MessagingService:
         changes.conversations.append(conv)
         changes.invitations.append(inv)
         await self._commit(changes)
+        if thread.state == CONNECTING:
+            self._unanswered[thread.thread_id] = asyncio.get_running_loop().call_later(
+                self._invitation_timeout, self._spawn_time_out, thread.thread_id
+            )
         return inv
+
+    # -- no answer -----------------------------------------------------------------------
+
+    def _spawn_time_out(self, thread_id: str) -> None:
+        self._spawn(self._time_out(thread_id))
+
+    def _forget_timeout(self, thread_id: str) -> None:
+        timer = self._unanswered.pop(thread_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _time_out(self, thread_id: str) -> bool:
+        """End an invitation nobody answered (spec §3.9); False if it was answered meanwhile."""
+        self._unanswered.pop(thread_id, None)
+        try:
+            await self._end(
+                thread_id, INV_FAILED, _reason(*TIMED_OUT), incoming=(INV_FAILED, _reason(*MISSED))
+            )
+        except Conflict:
+            return False
+        return True
+
+    async def expire_invitations(self) -> int:
+        """Housekeeping: end the invitations older than the timeout whose timer is gone (the
+        process restarted since they started). Returns how many were ended."""
+        cutoff = self._clock.now() - timedelta(seconds=self._invitation_timeout)
+        ended = 0
+        for thread_id in await self._repo.unanswered_threads(cutoff):
+            ended += await self._time_out(thread_id)
+        return ended
 
     # -- accept / decline / cancel -------------------------------------------------------
 
@@ -314,7 +380,8 @@ class MessagingService:
         changes.threads.append(connected)
         convs = {c.app_id: c for c in await self._repo.conversations_of_thread(thread.thread_id)}
         joined: list[Conversation] = []
-        for other in await self._repo.invitations_of_thread(thread.thread_id):
+        invitations = await self._repo.invitations_of_thread(thread.thread_id)
+        for other in invitations:
             conv = convs.get(other.app_id)
             if conv is None:
                 continue
@@ -348,21 +415,85 @@ class MessagingService:
             msg = Message(
                 thread.thread_id, self._ids.short_id(), inv.from_uri, inv.from_name,
                 next((c.app_id for c in joined if c.user_uri == inv.from_uri), ""),
-                inv.operation_id, inv.message_type, inv.message, now,
+                next((i.operation_id for i in invitations if i.direction == "Outgoing"), ""),
+                inv.message_type, inv.message, now,
             )  # fmt: skip
             changes.messages.append(msg)
             ev.thread(thread.thread_id, _message_body(msg))
         await self._commit(changes)
+        self._forget_timeout(thread.thread_id)
 
-    async def decline(self, caller: Caller, app: Application, inv_id: str) -> None:
+    async def decline(
+        self, caller: Caller, app: Application, inv_id: str, local: bool = False
+    ) -> None:
+        """Decline for every device of the user, or (``local``, reason Local) for this one
+        only while another still has the invitation: the inviter learns nothing then."""
         inv = await self.invitation(app, inv_id)
         if inv.direction != "Incoming" or inv.state != INV_CONNECTING:
             raise Conflict(message="The invitation was already handled.")
+        mine = _reason("LocalFailure", "Declined", "Declined on this device.")
+        if local and await self._withdraw(inv, INV_DECLINED, mine):
+            return
         await self._end(
             inv.thread_id,
             INV_DECLINED,
             _reason("Forbidden", "Declined", "The invitation was declined."),
         )
+
+    async def _withdraw(self, inv: Invitation, inv_state: str, reason: dict[str, Any]) -> bool:
+        """End the pending incoming ``inv`` on its own application only, while another of the
+        invitee's devices still has the invitation; nobody else sees anything. False (nothing
+        done) when no other device has it: then the caller ends it for everyone."""
+        thread_id = inv.thread_id
+        for _ in range(3):  # another device withdrawing meanwhile: look again
+            thread = await self._repo.thread(thread_id)
+            invs = await self._repo.invitations_of_thread(thread_id)
+            mine = next((i for i in invs if (i.app_id, i.inv_id) == (inv.app_id, inv.inv_id)), None)
+            if thread is None or thread.state != CONNECTING or mine is None:
+                raise Conflict(message="The invitation was already handled.")
+            if mine.state != INV_CONNECTING:
+                raise Conflict(message="The invitation was already handled.")
+            others = [
+                i
+                for i in invs
+                if i.direction == "Incoming" and i.state == INV_CONNECTING and i is not mine
+            ]
+            if not others:
+                return False
+            changes = ChangeSet(expect_thread_state={thread_id: CONNECTING})
+            for pending in (mine, *others):  # the last device never withdraws silently
+                changes.expect_invitation_state[(pending.app_id, pending.inv_id)] = INV_CONNECTING
+            ev = Events(changes)
+            done = replace(mine, state=inv_state)
+            changes.invitations.append(done)
+            ev.invitation(done, "completed", status="Failure", reason=reason)
+            conv = await self._repo.conversation(mine.app_id, mine.conv_id)
+            if conv is not None:
+                gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
+                changes.conversations.append(gone)
+                ev.conversation(gone, thread, "deleted", 0)
+                changes.unfollows.append((mine.app_id, conversation_stream(thread_id)))
+            try:
+                await self._commit(changes)
+            except Conflict:
+                continue
+            return True
+        raise Conflict(message="The conversation changed meanwhile; try again.")
+
+    async def _leave(self, conv: Conversation, by_uri: str) -> None:
+        """One application leaves: while the invitation still rings on the invitee's other
+        devices only this one drops out (signing out one device does not answer for all)."""
+        if conv.state == INCOMING:
+            for inv in await self._repo.invitations_of_thread(conv.thread_id):
+                if (
+                    inv.app_id == conv.app_id
+                    and inv.direction == "Incoming"
+                    and inv.state == INV_CONNECTING
+                ):
+                    left = _reason("LocalFailure", "Canceled", "Ended on this device.")
+                    if await self._withdraw(inv, INV_CANCELLED, left):
+                        return
+        await self._hang_up(conv, by_uri)
 
     async def cancel(self, caller: Caller, app: Application, inv_id: str) -> None:
         inv = await self.invitation(app, inv_id)
@@ -374,8 +505,15 @@ class MessagingService:
             _reason("Informational", "Canceled", "The invitation was cancelled."),
         )
 
-    async def _end(self, thread_id: str, inv_state: str, reason: dict[str, Any]) -> None:
-        """End an unanswered invitation for everyone (declined or cancelled)."""
+    async def _end(
+        self,
+        thread_id: str,
+        inv_state: str,
+        reason: dict[str, Any],
+        incoming: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """End an unanswered invitation for everyone (declined, cancelled or timed out);
+        ``incoming`` is the state and reason for the invitee's devices when they differ."""
         thread = await self._repo.thread(thread_id)
         if thread is None or thread.state != CONNECTING:
             raise Conflict(message="The invitation was already handled.")
@@ -387,9 +525,12 @@ class MessagingService:
         for inv in await self._repo.invitations_of_thread(thread_id):
             if inv.state != INV_CONNECTING:
                 continue
-            done = replace(inv, state=inv_state)
+            state, why = (
+                incoming if incoming and inv.direction == "Incoming" else (inv_state, reason)
+            )
+            done = replace(inv, state=state)
             changes.invitations.append(done)
-            ev.invitation(done, "completed", status="Failure", reason=reason)
+            ev.invitation(done, "completed", status="Failure", reason=why)
             conv = convs.get(inv.app_id)
             if conv is not None:
                 gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
@@ -397,6 +538,7 @@ class MessagingService:
                 ev.conversation(gone, ended, "deleted", 0)
                 changes.unfollows.append((inv.app_id, conversation_stream(thread_id)))
         await self._commit(changes)
+        self._forget_timeout(thread_id)
 
     # -- in a connected conversation -----------------------------------------------------
 
@@ -427,19 +569,27 @@ class MessagingService:
         require_messaging_connected(conv)
         key = (conv.thread_id, caller.uri)
         name = await self._name(caller.uri)
-        loop = asyncio.get_running_loop()
+        # The timer is (re)set before the commit is awaited: a call arriving meanwhile finds it
+        # and only extends it, so the typist is shown once ("added" once).
         timer = self._typing.pop(key, None)
         if timer is not None:
             timer.cancel()
-        else:
+        mine = self._typing[key] = asyncio.get_running_loop().call_later(
+            TYPING_SECONDS, self._spawn_typing_over, key, name, app.app_id
+        )
+        if timer is None:
             changes = ChangeSet()
             body = _typing_body("added", caller.uri, name, app.app_id)
             Events(changes).thread(conv.thread_id, body)
-            await self._commit(changes)
-        self._typing[key] = loop.call_later(
-            TYPING_SECONDS,
-            lambda: asyncio.ensure_future(self._typing_over(key, name, app.app_id)),
-        )
+            try:
+                await self._commit(changes)
+            except BaseException:  # not shown: no "deleted" either
+                if self._typing.get(key) is mine:
+                    self._typing.pop(key).cancel()
+                raise
+
+    def _spawn_typing_over(self, key: tuple[str, str], name: str, app_id: str) -> None:
+        self._spawn(self._typing_over(key, name, app_id))
 
     async def _typing_over(self, key: tuple[str, str], name: str, app_id: str) -> None:
         if self._typing.pop(key, None) is None:
@@ -454,18 +604,18 @@ class MessagingService:
     async def stop(self, caller: Caller, app: Application, conv_id: str) -> None:
         """stopMessaging: in a conversation between two people this ends it for both."""
         conv = await self.conversation(app, conv_id)
-        await self._hang_up(conv, caller.uri)
+        await self._leave(conv, caller.uri)
 
     async def leave(self, caller: Caller, app: Application, conv_id: str) -> None:
         """DELETE conversation."""
         conv = await self.conversation(app, conv_id)
-        await self._hang_up(conv, caller.uri)
+        await self._leave(conv, caller.uri)
 
     async def leave_all(self, app: Application) -> None:
         """The application is being deleted: leave every live conversation."""
         for conv in await self._repo.conversations_of_app(app.app_id):
             if conv.state != DISCONNECTED:
-                await self._hang_up(conv, conv.user_uri)
+                await self._leave(conv, conv.user_uri)
 
     async def _hang_up(self, conv: Conversation, by_uri: str) -> None:
         thread = await self.thread_of(conv)

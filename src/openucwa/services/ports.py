@@ -81,6 +81,10 @@ class ConversationRepository(Protocol):
     async def invitations_of_thread(self, thread_id: str) -> list[Invitation]: ...
     async def message(self, thread_id: str, msg_id: str) -> Message | None: ...
     async def messages(self, thread_id: str, limit: int = 1000) -> list[Message]: ...
+    async def unanswered_threads(self, started_before: datetime) -> list[str]:
+        """Ids of the threads still ``Connecting`` (invited, not answered) that were started
+        before ``started_before``, oldest first."""
+
     async def apply(self, changes: ChangeSet, now: datetime) -> None:
         """Check the guards (Conflict when stale), then write rows, follows, events and
         unfollows in one transaction."""

@@ -124,6 +124,14 @@ class SqlConversationRepository:
         )
         return [_msg(r) for r in reversed(rows)]
 
+    async def unanswered_threads(self, started_before: datetime) -> list[str]:
+        rows = self._db.fetch_all(  # the partial index threads_connecting (migration 0007)
+            "SELECT thread_id FROM threads WHERE state = 'Connecting' AND created_at < ?"
+            " ORDER BY created_at",
+            (to_us(started_before),),
+        )
+        return [str(r[0]) for r in rows]
+
     # -- the one write -------------------------------------------------------------------
 
     async def apply(self, changes: ChangeSet, now: datetime) -> None:

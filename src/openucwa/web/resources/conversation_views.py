@@ -138,7 +138,8 @@ def invitation(links: Links, app_id: str, snap: Mapping[str, Any]) -> Resource:
             "threadId": str(snap["thread_id"]),
             "state": str(snap["state"]),
             "subject": str(snap["subject"]),
-            "operationId": str(snap["operation_id"]) or None,
+            # the inviter's own correlation id (spec §4.7): never shown to the invitee
+            "operationId": None if incoming else str(snap["operation_id"]) or None,
             "to": str(snap["to_uri"]),
         },
         links=found,

@@ -34,7 +34,7 @@ async def _conversation(request: Request) -> tuple[Caller, Application, Conversa
 async def _represent(request: Request, app: Application, conv: Conversation) -> Resource:
     messaging = services(request).messaging
     thread = await messaging.thread_of(conv)
-    members = await messaging.members(conv.thread_id)
+    members = await messaging.members(conv)
     name = dict(members).get(conv.user_uri, conv.user_uri)
     snap = conv_snapshot(conv, thread, len(members))
     return views.conversation(Links(request), app.app_id, snap, (conv.user_uri, name))
@@ -67,7 +67,7 @@ async def delete_conversation(request: Request) -> Response:
 async def get_participants(request: Request) -> Response:
     _, app, conv = await _conversation(request)
     links = Links(request)
-    members = await services(request).messaging.members(conv.thread_id)
+    members = await services(request).messaging.members(conv)
     resource = Resource(
         "participants",
         href=links.conv(app.app_id, conv.conv_id, "participants"),
@@ -83,7 +83,7 @@ async def get_participants(request: Request) -> Response:
 
 async def _member(request: Request, conv: Conversation) -> tuple[str, str]:
     uri = parse_sip_uri(unquote(request.path_params["pkey"]))
-    members = dict(await services(request).messaging.members(conv.thread_id))
+    members = dict(await services(request).messaging.members(conv))
     if uri is None or uri not in members:
         raise NotFound(message="No such participant in this conversation.")
     return uri, members[uri]
@@ -142,16 +142,16 @@ async def get_messages(request: Request) -> Response:
 async def get_message(request: Request) -> Response:
     _, app, conv = await _conversation(request)
     msg = await services(request).messaging.message(conv, request.path_params["msg_id"])
+    outgoing = msg.sender_app == app.app_id
     snap = {
         "msg_id": msg.msg_id,
         "from_uri": msg.sender_uri,
         "from_name": msg.sender_name,
-        "operation_id": msg.operation_id,
+        "operation_id": msg.operation_id if outgoing else "",  # the sender's own (spec §4.7)
         "content_type": msg.content_type,
         "text": msg.text,
         "ts": int(msg.created_at.timestamp() * 1000),
     }
-    outgoing = msg.sender_app == app.app_id
     resource = views.message(Links(request), app.app_id, conv.conv_id, snap, outgoing)
     return render(request, resource)
 
@@ -199,7 +199,7 @@ async def get_typing_participants(request: Request) -> Response:
     _, app, conv = await _conversation(request)
     links = Links(request)
     messaging = services(request).messaging
-    members = dict(await messaging.members(conv.thread_id))
+    members = dict(await messaging.members(conv))
     typists = [u for u in await messaging.typists(conv) if u != conv.user_uri]
     resource = Resource(
         "typingParticipants",

@@ -133,6 +133,8 @@ class Renderer:
         if target == "message":
             snap = body["msg"]
             outgoing = snap.get("from_app") == app_id
+            if not outgoing:  # the sender's operationId is its own (spec §4.7)
+                snap = {**snap, "operation_id": ""}
             message = views.message(links, app_id, conv_id, snap, outgoing)
             link = EventLink("message", message.href or "")
             return Event(type_, link, embedded=message, status=status, reason=error)

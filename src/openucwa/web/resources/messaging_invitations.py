@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openucwa.domain.conversations import StartInput
+from openucwa.domain.conversations import StartInput, declines_locally
 from openucwa.domain.errors import Conflict
 from openucwa.representation import data_uri
 from openucwa.services.messaging import inv_snapshot
@@ -56,8 +56,13 @@ async def accept(request: Request) -> Response:
 
 async def decline(request: Request) -> Response:
     caller, app = await application_of(request)
-    await read_body(request)
-    await services(request).messaging.decline(caller, app, request.path_params["inv_id"])
+    messaging = services(request).messaging
+    await messaging.invitation(app, request.path_params["inv_id"])  # 404 before the body
+    doc = await read_input(request)
+    reason = doc.text("reason")
+    doc.check()
+    local = declines_locally(reason)
+    await messaging.decline(caller, app, request.path_params["inv_id"], local=local)
     return empty(204)
 
 
