@@ -279,3 +279,24 @@ async def test_other_methods_on_events_allow_only_get(helpers: Helpers) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
     assert response.json()["code"] == "MethodNotAllowed"
+
+
+async def test_a_refused_lower_priority_pget_does_not_change_the_remembered_settings(
+    helpers: Helpers, clock: FakeClock
+) -> None:
+    """events_ref.md: a lower priority does not replace a higher one; EventChannelDetails.md:
+    the parameters are remembered for the next P-GET. A refused P-GET's are not."""
+    bill = await helpers.session("bill")
+    channel = Channel(helpers, bill)
+    held = asyncio.create_task(channel.get(f"{channel.href}&priority=5"))
+    await asyncio.sleep(0.05)
+    refused = await channel.get(f"{channel.href}&priority=1&medium=1800&low=1800")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["subcode"] == "PGetReplaced"
+    assert (await held).status_code == 200  # batch 1, empty, at the hold cap
+    channel.href = (await held).json()["_links"]["next"]["href"]
+    await make_available(helpers, bill)  # Medium events
+    clock.advance(10)  # older than the remembered medium (5 s), younger than 1800 s
+    body, waited = await timed(asyncio.create_task(channel.poll()))
+    assert waited < QUICK, "the refused P-GET's medium=1800 was remembered"
+    assert flat(body)[0] == ("communication", "communication", "updated")

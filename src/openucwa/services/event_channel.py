@@ -124,8 +124,8 @@ class EventChannel:
         settings = poll_settings(
             low, medium, timeout, priority, self._settings.get(app_id, PollSettings())
         )
-        self._settings[app_id] = settings
-        parked = self._park(app_id, settings.priority)
+        parked = self._park(app_id, settings.priority)  # 409 for a lower priority: first
+        self._settings[app_id] = settings  # remembered only once this P-GET is the one held
         after = last.upto if last else 0
         try:
             read = await self._wait(app_id, parked, after, settings)
