@@ -82,8 +82,9 @@ class ConversationRepository(Protocol):
     async def message(self, thread_id: str, msg_id: str) -> Message | None: ...
     async def messages(self, thread_id: str, limit: int = 1000) -> list[Message]: ...
     async def apply(self, changes: ChangeSet, now: datetime) -> None:
-        """Check the guards (Conflict when stale), then write rows, follows, events and
-        unfollows in one transaction."""
+        """Check the guards (Conflict when stale), then write rows, follows, unfollows and
+        events in one transaction: the streams followed get the change set's events, the
+        streams left do not."""
 
 
 class MeetingRepository(Protocol):

@@ -43,7 +43,8 @@ def follow(conn: sqlite3.Connection, app_id: str, stream: str) -> None:
 
 
 def unfollow(conn: sqlite3.Connection, app_id: str, stream: str) -> None:
-    """Stop following ``stream``; what is in the log now is still delivered."""
+    """Stop following ``stream``: what is in the log now is still delivered, what is
+    appended from here on (in this transaction too) is not."""
     conn.execute(
         "UPDATE event_follows SET until = ? WHERE app_id = ? AND stream = ? AND until IS NULL",
         (_head(conn), app_id, stream),
