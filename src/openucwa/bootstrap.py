@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from openucwa.auth.grants import SignIn
@@ -17,7 +17,7 @@ from openucwa.domain.meetings import SchedulingRules
 from openucwa.domain.users import Organization
 from openucwa.services.applications import ApplicationService
 from openucwa.services.event_channel import EventChannel
-from openucwa.services.housekeeping import standard_jobs
+from openucwa.services.housekeeping import Job, standard_jobs
 from openucwa.services.meetings import MeetingService
 from openucwa.services.messaging import MessagingService
 from openucwa.settings import Settings
@@ -31,6 +31,7 @@ class Built:
     storage: SqliteStorage
     services: Services
     app: PathNormalizer
+    jobs: dict[str, Job] = field(default_factory=dict)  # housekeeping (tests run them by hand)
 
 
 def open_storage(settings: Settings) -> SqliteStorage:
@@ -68,22 +69,23 @@ def build(
         settings.max_event_wait,
         settings.one_sender_per_batch,
     )
+    messaging = MessagingService(
+        storage.conversations, storage.applications, storage.users, channel, ids, clock, lifetime
+    )
     applications = ApplicationService(
-        storage.applications, ids, clock, lifetime, channel, settings.max_applications_per_user
+        storage.applications,
+        ids,
+        clock,
+        lifetime,
+        channel,
+        settings.max_applications_per_user,
+        leave_conversations=messaging.leave_all,
     )
     services = Services(
         applications=applications,
         meetings=MeetingService(storage.meetings, rules, ids, clock),
         events=channel,
-        messaging=MessagingService(
-            storage.conversations,
-            storage.applications,
-            storage.users,
-            channel,
-            ids,
-            clock,
-            lifetime,
-        ),
+        messaging=messaging,
         tokens=tokens,
         sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
         users=storage.users,
@@ -93,11 +95,10 @@ def build(
     )
     jobs = standard_jobs(
         applications,
-        services.messaging,
         storage.tokens,
         storage.events,
         clock,
         settings.event_retention,
     )
     app = create_app(services, storage, jobs, settings.housekeeping_interval)
-    return Built(storage=storage, services=services, app=app)
+    return Built(storage=storage, services=services, app=app, jobs=jobs)

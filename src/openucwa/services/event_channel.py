@@ -74,12 +74,16 @@ class EventChannel:
         """A new application follows its own stream."""
         await self._log.follow(app_id, app_stream(app_id))
 
-    async def close(self, app_id: str) -> None:
-        """The application is gone: release its parked P-GET and forget its batches."""
+    def release(self, app_id: str) -> None:
+        """The application is going: its parked P-GET answers 404 ApplicationNotFound."""
         parked = self._parked.pop(app_id, None)
         if parked is not None:
             parked.gone = True
             parked.wake.set()
+
+    async def close(self, app_id: str) -> None:
+        """The application is gone: release its parked P-GET and forget its batches."""
+        self.release(app_id)
         self._settings.pop(app_id, None)
         await self._log.forget(app_id)
 

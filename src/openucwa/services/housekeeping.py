@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from openucwa.domain.clock import Clock
 from openucwa.services.applications import ApplicationService
-from openucwa.services.messaging import MessagingService
 from openucwa.services.ports import EventLog, TokenStore
 
 log = logging.getLogger("openucwa.housekeeping")
@@ -19,14 +18,13 @@ Job = Callable[[], Awaitable[int]]
 
 def standard_jobs(
     applications: ApplicationService,
-    messaging: MessagingService,
     tokens: TokenStore,
     events: EventLog,
     clock: Clock,
     event_retention: int,
 ) -> dict[str, Job]:
     async def expire_idle_applications() -> int:
-        return await applications.expire_idle(before_delete=messaging.leave_all)
+        return await applications.expire_idle()
 
     async def purge_expired_tokens() -> int:
         return await tokens.purge_expired(clock.now())
