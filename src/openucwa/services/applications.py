@@ -5,7 +5,7 @@ service's (``leave_conversations``, wired by the composition root)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from openucwa.domain.applications import (
     Application,
@@ -78,12 +78,12 @@ class ApplicationService:
                 uncounted = frozenset(
                     a.app_id
                     for a in await self._repo.list_for_owner(caller.uri)
-                    if self.lifetime.is_expired(a, now)
+                    if self._expired(a, now)
                 )
                 if not uncounted:
                     raise
                 continue
-            if not created and self.lifetime.is_expired(stored, now):
+            if not created and self._expired(stored, now):
                 # The same endpoint signing in again revives its expired application: the old
                 # one goes as if it were deleted, then a new one is made.
                 await self._retire(stored)
@@ -100,11 +100,24 @@ class ApplicationService:
         if app is None or app.owner_uri != caller.uri:
             raise NotFound("ApplicationNotFound", "The application does not exist.")
         now = self._clock.now()
-        if self.lifetime.is_expired(app, now):
+        if self._expired(app, now):
             raise Gone("InactiveApplicationExpired", "The application expired for inactivity.")
         if now - app.last_seen >= TOUCH_EVERY:
             await self._repo.touch(app.app_id, now)
         return app
+
+    def _expired(self, app: Application, now: datetime) -> bool:
+        """Idle too long, and no P-GET held (spec §2.3.3: expiry comes "without any request and
+        without a parked P-GET"; the end of a hold counts as a request, ``held``)."""
+        return self.lifetime.is_expired(app, now) and not self._channel.is_parked(app.app_id)
+
+    async def held(self, app_id: str) -> None:
+        """A P-GET of the application answered: activity, as a request is (at most one write
+        per TOUCH_EVERY, as for requests)."""
+        app = await self._repo.get(app_id)
+        now = self._clock.now()
+        if app is not None and now - app.last_seen >= TOUCH_EVERY:
+            await self._repo.touch(app_id, now)
 
     async def delete(self, caller: Caller, app_id: str) -> None:
         """DELETE application (expired ones too): it leaves every conversation, then goes."""
@@ -170,6 +183,8 @@ class ApplicationService:
         now = self._clock.now()
         done = 0
         for app in await self._repo.list_all():
+            if self._channel.is_parked(app.app_id):  # alive while a P-GET is held
+                continue
             if self.lifetime.is_purgeable(app, now):
                 if await self._retire(app):
                     done += 1

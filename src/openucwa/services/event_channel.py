@@ -216,6 +216,10 @@ class EventChannel:
     def parked_count(self) -> int:
         return len(self._parked)
 
+    def is_parked(self, app_id: str) -> bool:
+        """Whether a P-GET of the application is held (it keeps the application alive)."""
+        return app_id in self._parked
+
 
 def _visible(event: StoredEvent, app_id: str) -> bool:
     """Events may name one application they are not for (``except_app``: the typist)."""
