@@ -52,7 +52,7 @@ async def test_0006_keeps_meetings_extensions_order_and_reserves_old_conference_
         )
     conn.close()
 
-    assert migrate(f"sqlite:///{path}") == ["0006_conference_sequence"]
+    assert migrate(f"sqlite:///{path}")[0] == "0006_conference_sequence"
 
     storage = SqliteStorage(f"sqlite:///{path}")
     await storage.start()
