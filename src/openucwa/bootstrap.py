@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from openucwa.auth.grants import SignIn
@@ -31,7 +31,7 @@ class Built:
     storage: SqliteStorage
     services: Services
     app: PathNormalizer
-    jobs: dict[str, Job]  # housekeeping (tests run them with housekeeping.run_once)
+    jobs: dict[str, Job] = field(default_factory=dict)  # housekeeping (tests run them by hand)
 
 
 def open_storage(settings: Settings) -> SqliteStorage:
@@ -69,23 +69,30 @@ def build(
         settings.max_event_wait,
         settings.one_sender_per_batch,
     )
+    messaging = MessagingService(
+        storage.conversations,
+        storage.applications,
+        storage.users,
+        channel,
+        ids,
+        clock,
+        lifetime,
+        settings.invitation_timeout,
+    )
     applications = ApplicationService(
-        storage.applications, ids, clock, lifetime, channel, settings.max_applications_per_user
+        storage.applications,
+        ids,
+        clock,
+        lifetime,
+        channel,
+        settings.max_applications_per_user,
+        leave_conversations=messaging.leave_all,
     )
     services = Services(
         applications=applications,
         meetings=MeetingService(storage.meetings, rules, ids, clock),
         events=channel,
-        messaging=MessagingService(
-            storage.conversations,
-            storage.applications,
-            storage.users,
-            channel,
-            ids,
-            clock,
-            lifetime,
-            settings.invitation_timeout,
-        ),
+        messaging=messaging,
         tokens=tokens,
         sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
         users=storage.users,
@@ -95,7 +102,7 @@ def build(
     )
     jobs = standard_jobs(
         applications,
-        services.messaging,
+        messaging,
         storage.tokens,
         storage.events,
         clock,

@@ -265,13 +265,14 @@ async def test_typing_message_and_stop(helpers: Helpers) -> None:
     assert stop.status_code == 204, stop.text
     (a_body, a_wait), (b_body, b_wait) = await timed(a_parked), await timed(b_parked)
     assert a_wait < QUICK and b_wait < QUICK
-    ended = [
-        ("conversation", "participantMessaging", "deleted"),
-        ("conversation", "messaging", "updated"),
-        ("communication", "conversation", "deleted"),
-    ]
-    assert flat(b_body) == ended
-    assert flat(a_body) == [("conversation", "participantMessaging", "deleted"), *ended]
+    # CLIENT-COMPAT: the communication sender first (clients that read only sender[0])
+    deleted = ("communication", "conversation", "deleted")
+    pm = ("conversation", "participantMessaging", "deleted")
+    ended = [pm, ("conversation", "messaging", "updated")]
+    assert flat(b_body) == [deleted, *ended]
+    assert flat(a_body) == [deleted, pm, *ended]  # Bill's participantMessaging, then hers
+    for body in (a_body, b_body):
+        assert [s["rel"] for s in body["sender"]] == ["communication", "conversation"]
     # spec §2.11.5: the one who stopped sees it in localParticipant, the others in participant
     gone = events(a_body, "participantMessaging", "deleted")
     assert [(e["in"]["rel"], e["in"].get("title")) for e in gone] == [
@@ -286,3 +287,20 @@ async def test_typing_message_and_stop(helpers: Helpers) -> None:
         assert deleted["link"]["href"] == href
         assert deleted["_embedded"]["conversation"]["state"] == "Disconnected"
     assert one(a_body, "conversation", "deleted")["reason"]["code"] == "Informational"
+
+
+async def test_deleting_an_application_ends_its_conversation_communication_first(
+    helpers: Helpers,
+) -> None:
+    bill, alice, a_chan, _, _, _ = await accepted(helpers)
+    a_parked = await a_chan.park()
+    deleted = await helpers.client.delete(bill.app_href, headers=bill.headers)
+    assert deleted.status_code == 204, deleted.text
+    body, waited = await timed(a_parked)
+    assert waited < QUICK
+    assert [s["rel"] for s in body["sender"]] == ["communication", "conversation"]
+    assert flat(body)[0] == ("communication", "conversation", "deleted")
+    ended = one(body, "conversation", "deleted")
+    assert ended["reason"]["subcode"] == "Ended"
+    assert ended["_embedded"]["conversation"]["state"] == "Disconnected"
+    assert one(body, "messaging")["_embedded"]["messaging"]["state"] == "Disconnected"

@@ -242,3 +242,61 @@ async def test_deleting_the_application_releases_its_pget_with_404(helpers: Help
     assert response.json()["subcode"] == "ApplicationNotFound"
     after = await channel.get()
     assert after.status_code == 404
+
+
+@pytest.mark.parametrize("query", ["", "&ack=1", "&ack=2&timeout=900&priority=9"])
+async def test_head_on_events_is_405_and_leaves_the_channel_alone(
+    helpers: Helpers, query: str
+) -> None:
+    """HTTP.md: UCWA does not support HEAD. A HEAD (a monitoring probe, a proxy) must not
+    replace the held P-GET, be held itself, or acknowledge a batch."""
+    bill = await helpers.session("bill")
+    channel = Channel(helpers, bill)
+    await high_event(helpers, bill)
+    first = await channel.poll()  # batch 1, not yet acknowledged
+    parked = await channel.park()  # batch 2 held
+    start = time.monotonic()
+    head = await helpers.client.head(channel.href + query, headers=bill.headers)
+    assert time.monotonic() - start < QUICK  # answered at once, not held
+    assert head.status_code == 405
+    assert head.headers["allow"] == "GET"
+    assert head.headers["content-type"].startswith("application/json")
+    assert head.content == b""
+    await asyncio.sleep(0.05)
+    assert not parked.done(), "the HEAD replaced the held P-GET"
+    await high_event(helpers, bill, "op-2")
+    second, waited = await timed(parked)
+    assert waited < QUICK
+    assert flat(second) == FAILED_INVITATION
+    retransmitted = await channel.get(second["_links"]["self"]["href"])
+    assert retransmitted.json() == second  # batch 2 was not acknowledged by the HEAD
+    check_resync(await channel.get(first["_links"]["self"]["href"]), 2)
+
+
+async def test_other_methods_on_events_allow_only_get(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    response = await helpers.client.post(bill.link("events"), headers=bill.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["code"] == "MethodNotAllowed"
+
+
+async def test_a_refused_lower_priority_pget_does_not_change_the_remembered_settings(
+    helpers: Helpers, clock: FakeClock
+) -> None:
+    """events_ref.md: a lower priority does not replace a higher one; EventChannelDetails.md:
+    the parameters are remembered for the next P-GET. A refused P-GET's are not."""
+    bill = await helpers.session("bill")
+    channel = Channel(helpers, bill)
+    held = asyncio.create_task(channel.get(f"{channel.href}&priority=5"))
+    await asyncio.sleep(0.05)
+    refused = await channel.get(f"{channel.href}&priority=1&medium=1800&low=1800")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["subcode"] == "PGetReplaced"
+    assert (await held).status_code == 200  # batch 1, empty, at the hold cap
+    channel.href = (await held).json()["_links"]["next"]["href"]
+    await make_available(helpers, bill)  # Medium events
+    clock.advance(10)  # older than the remembered medium (5 s), younger than 1800 s
+    body, waited = await timed(asyncio.create_task(channel.poll()))
+    assert waited < QUICK, "the refused P-GET's medium=1800 was remembered"
+    assert flat(body)[0] == ("communication", "communication", "updated")

@@ -158,6 +158,46 @@ async def test_only_available_applications_are_invited(helpers: Helpers) -> None
     await channels[idle.app_href].quiet()
 
 
+async def test_the_other_device_gets_no_message_of_the_conversation_it_lost(
+    helpers: Helpers,
+) -> None:
+    """Accepting on one device ends the invitation on the user's other devices (deviation
+    16): they are told it failed and that their conversation was deleted, and then nothing
+    of it, not even the first message that the accept delivers."""
+    bill = await helpers.session("bill")
+    phone, laptop = (
+        await helpers.session("alice", "phone"),
+        await helpers.session("alice", "laptop"),
+    )
+    for app in (phone, laptop):
+        await make_available(helpers, app)
+    b_chan, p_chan, l_chan = (Channel(helpers, s) for s in (bill, phone, laptop))
+    body = invitation_body(text="Secret first message")
+    assert (await start(helpers, bill, body)).status_code == 201
+    invited = ("messagingInvitation", "started")
+    await b_chan.expect(invited)
+    await p_chan.expect(invited)
+    read = await l_chan.expect(invited)
+    answer = await helpers.client.post(
+        href(inner(one(read, "messagingInvitation", "started")), "accept"), headers=laptop.headers
+    )
+    assert answer.status_code == 204, answer.text
+    accepted = await l_chan.expect(("message", "completed"))
+    assert inner(one(accepted, "message"))["direction"] == "Incoming"
+    lost = await p_chan.expect(("messagingInvitation", "completed"), ("conversation", "deleted"))
+    assert one(lost, "messagingInvitation", "completed")["status"] == "Failure"
+    assert events(lost, "message") == [], kinds(lost)
+    b_read = await b_chan.expect(("messaging", "updated"), ("message", "completed"))
+    sent = await helpers.client.post(
+        href(inner(one(b_read, "messaging", "updated")), "sendMessage"),
+        content=b"second",
+        headers={**bill.headers, "Content-Type": "text/plain"},
+    )
+    assert sent.status_code == 201, sent.text
+    assert events(await l_chan.poll(), "message", "completed")  # the device that accepted
+    await p_chan.quiet()  # the other: nothing
+
+
 async def test_accept_connects_both_sides_and_delivers_the_first_message(
     helpers: Helpers,
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from openucwa.domain.applications import Application
 from openucwa.domain.errors import Conflict, Gone, NotFound, PreconditionFailed
+from openucwa.domain.events import HIGH, NewEvent
 from openucwa.domain.ids import ApplicationId, ConferenceIds, MeetingId
 from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
@@ -406,3 +407,41 @@ async def test_extension_values_round_trip(storage: SqliteStorage) -> None:
     stored = await storage.meetings.get(BILL, "IB88RLLY")
     assert stored is not None and stored.extensions[0].values == values
     assert [type(v) for _, v in stored.extensions[0].values] == [type(v) for _, v in values]
+
+
+# -- event log ------------------------------------------------------------------------------
+
+
+async def test_event_log_trim_tells_each_follower_what_it_lost(storage: SqliteStorage) -> None:
+    """``trim`` drops by age; ``lost(app, after)`` says whether that took events the application
+    follows and had not received (position > ``after``), for the time it followed them."""
+    log = storage.events
+    await log.follow("A", "app:A")
+    await log.follow("B", "app:B")
+    await log.follow("D", "conv:X")
+    old = T0 - timedelta(hours=4)
+    a2 = await log.append([NewEvent("app:A", HIGH, {"n": 1}), NewEvent("app:A", HIGH, {})], old)
+    x1 = await log.append([NewEvent("conv:X", HIGH, {})], old)
+    await log.unfollow("D", "conv:X")  # D stops following X here
+    x2 = await log.append([NewEvent("conv:X", HIGH, {})], old)
+    b1 = await log.append([NewEvent("app:B", HIGH, {})], T0)
+    assert not any([await log.lost("A", 0), await log.lost("D", 0), await log.lost("B", 0)])
+    assert await log.trim(T0 - timedelta(hours=3)) == 4
+    assert await log.lost("A", 0) and await log.lost("A", a2 - 1)
+    assert not await log.lost("A", a2)  # it had received both
+    assert await log.lost("D", x1 - 1)
+    assert not await log.lost("D", x1)  # x2 came after D stopped following X
+    assert not await log.lost("B", 0)  # nothing of B's stream went
+    await log.follow("C", "app:A")  # a new follower starts after everything in the log
+    assert not await log.lost("C", 0)
+    assert [e.position for e in await log.read("B", 0)] == [b1]
+    assert x2 < b1
+    # Marks of streams nobody follows any more go at the next trim that drops something.
+    await log.forget("A")
+    await log.forget("C")
+    await log.append([NewEvent("app:B", HIGH, {})], old)
+    assert await log.trim(T0 - timedelta(hours=3)) == 1
+    assert storage.db.fetch_all("SELECT stream FROM event_trims ORDER BY stream") == [
+        ("app:B",),
+        ("conv:X",),
+    ]

@@ -50,12 +50,13 @@ class StoredEvent:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Batch ``ack`` of one application: the events with position in (after, upto]."""
+    """Batch ``ack`` of one application: the events with position in (after, upto]; a
+    ``resync`` batch answers only a resync link to ``ack + 1`` (events were lost to retention)."""
 
     ack: int
     after: int
     upto: int
-    continuation: str = "next"  # or "resume"
+    continuation: str = "next"  # or "resync" ("resume" is never sent, deviation 14)
 
 
 @dataclass(frozen=True, slots=True)

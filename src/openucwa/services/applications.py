@@ -1,10 +1,11 @@
 """Use cases of the application resource: create, look up (with ownership and expiry), delete,
-makeMeAvailable, and the idle-expiry housekeeping job."""
+makeMeAvailable, and the idle-expiry housekeeping job. Leaving conversations is the messaging
+service's (``leave_conversations``, wired by the composition root)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from openucwa.domain.applications import (
     Application,
@@ -32,6 +33,9 @@ from openucwa.services.ports import ApplicationRepository, DuplicateId
 # last_seen is written at most this often per application (it is not client data).
 TOUCH_EVERY = timedelta(seconds=30)
 
+# Makes an application leave every conversation it is in (MessagingService.leave_all).
+Leave = Callable[[Application], Awaitable[None]]
+
 
 class ApplicationService:
     def __init__(
@@ -42,6 +46,7 @@ class ApplicationService:
         lifetime: Lifetime,
         channel: EventChannel,
         max_per_user: int = 50,
+        leave_conversations: Leave | None = None,
     ) -> None:
         self._repo = repo
         self._channel = channel
@@ -49,6 +54,10 @@ class ApplicationService:
         self._clock = clock
         self.lifetime = lifetime
         self._max_per_user = max_per_user
+        self._leave = leave_conversations
+        # Expired applications that left their conversations (this process): housekeeping makes
+        # each leave once. After a restart each leaves again, which finds nothing to do.
+        self._left: set[str] = set()
 
     async def create(self, caller: Caller, data: ApplicationInput) -> tuple[Application, bool]:
         now = self._clock.now()
@@ -69,14 +78,15 @@ class ApplicationService:
                 uncounted = frozenset(
                     a.app_id
                     for a in await self._repo.list_for_owner(caller.uri)
-                    if self.lifetime.is_expired(a, now)
+                    if self._expired(a, now)
                 )
                 if not uncounted:
                     raise
                 continue
-            if not created and self.lifetime.is_expired(stored, now):
-                # The same endpoint signing in again revives its expired application.
-                await self._repo.delete(stored.app_id)
+            if not created and self._expired(stored, now):
+                # The same endpoint signing in again revives its expired application: the old
+                # one goes as if it were deleted, then a new one is made.
+                await self._retire(stored)
                 continue
             if not created:
                 await self._repo.touch(stored.app_id, now)
@@ -90,25 +100,44 @@ class ApplicationService:
         if app is None or app.owner_uri != caller.uri:
             raise NotFound("ApplicationNotFound", "The application does not exist.")
         now = self._clock.now()
-        if self.lifetime.is_expired(app, now):
+        if self._expired(app, now):
             raise Gone("InactiveApplicationExpired", "The application expired for inactivity.")
         if now - app.last_seen >= TOUCH_EVERY:
             await self._repo.touch(app.app_id, now)
         return app
 
-    async def owned(self, caller: Caller, app_id: str) -> Application:
-        """The caller's application even if it expired (for DELETE), else 404."""
+    def _expired(self, app: Application, now: datetime) -> bool:
+        """Idle too long, and no P-GET held (spec §2.3.3: expiry comes "without any request and
+        without a parked P-GET"; the end of a hold counts as a request, ``held``)."""
+        return self.lifetime.is_expired(app, now) and not self._channel.is_parked(app.app_id)
+
+    async def held(self, app_id: str) -> None:
+        """A P-GET of the application answered: activity, as a request is (at most one write
+        per TOUCH_EVERY, as for requests)."""
         app = await self._repo.get(app_id)
-        if app is None or app.owner_uri != caller.uri:
-            raise NotFound("ApplicationNotFound", "The application does not exist.")
-        return app
+        now = self._clock.now()
+        if app is not None and now - app.last_seen >= TOUCH_EVERY:
+            await self._repo.touch(app_id, now)
 
     async def delete(self, caller: Caller, app_id: str) -> None:
+        """DELETE application (expired ones too): it leaves every conversation, then goes."""
         app = await self._repo.get(app_id)
         if app is None or app.owner_uri != caller.uri:
             raise NotFound("ApplicationNotFound", "The application does not exist.")
-        await self._channel.close(app_id)
-        await self._repo.delete(app_id)
+        await self._retire(app)
+
+    async def _retire(self, app: Application) -> bool:
+        """What deleting an application does, whoever deletes it (the client, a revival by its
+        endpoint, the purge): a held P-GET answers 404 (not the events of leaving), the
+        application leaves every conversation (the others get the events of a participant
+        leaving), its row goes, and its channel closes (batches and settings forgotten)."""
+        self._channel.release(app.app_id)
+        if self._leave is not None:
+            await self._leave(app)
+        deleted = await self._repo.delete(app.app_id)
+        await self._channel.close(app.app_id)  # also answers a P-GET parked in the meantime
+        self._left.discard(app.app_id)
+        return deleted
 
     async def make_me_available(
         self, caller: Caller, app_id: str, data: AvailabilityInput
@@ -147,21 +176,24 @@ class ApplicationService:
         app = await self.get(caller, app_id)
         await self._repo.touch(app.app_id, self._clock.now())
 
-    async def expire_idle(
-        self, before_delete: Callable[[Application], Awaitable[None]] | None = None
-    ) -> int:
-        """Housekeeping: forget applications idle beyond expiry plus the purge delay
-        (``before_delete`` lets them leave their conversations first)."""
+    async def expire_idle(self) -> int:
+        """Housekeeping: an expired application (410 from now on) leaves its conversations at
+        once, so the others see them end instead of messages completing into it; past the
+        purge delay it is forgotten. Returns how many applications left or were forgotten."""
         now = self._clock.now()
-        purged = 0
+        done = 0
         for app in await self._repo.list_all():
+            if self._channel.is_parked(app.app_id):  # alive while a P-GET is held
+                continue
             if self.lifetime.is_purgeable(app, now):
-                if before_delete is not None:
-                    await before_delete(app)
-                await self._channel.close(app.app_id)
-                if await self._repo.delete(app.app_id):
-                    purged += 1
-        return purged
+                if await self._retire(app):
+                    done += 1
+            elif app.app_id not in self._left and self.lifetime.is_expired(app, now):
+                self._left.add(app.app_id)
+                if self._leave is not None:
+                    await self._leave(app)
+                done += 1
+        return done
 
 
 def communication_snapshot(app: Application) -> dict[str, object]:

@@ -79,12 +79,16 @@ class EventChannel:
         """A new application follows its own stream."""
         await self._log.follow(app_id, app_stream(app_id))
 
-    async def close(self, app_id: str) -> None:
-        """The application is gone: release its parked P-GET and forget its batches."""
+    def release(self, app_id: str) -> None:
+        """The application is going: its parked P-GET answers 404 ApplicationNotFound."""
         parked = self._parked.pop(app_id, None)
         if parked is not None:
             parked.gone = True
             parked.wake.set()
+
+    async def close(self, app_id: str) -> None:
+        """The application is gone: release its parked P-GET and forget its batches."""
+        self.release(app_id)
         self._settings.pop(app_id, None)
         await self._log.forget(app_id)
 
@@ -111,12 +115,18 @@ class EventChannel:
         oldest = first.ack if first else next_ack
         if ack is None:  # E44: a P-GET without ack asks for the first unacknowledged batch
             ack = oldest
+        asked = ack
+        lost: bool | None = None  # events for it trimmed before it received them
         if ack < next_ack:
             batch = await self._log.batch(app_id, ack) if ack >= oldest else None
             if batch is None:
                 return PollResult(oldest, continuation="resync")
-            return await self._replay(app_id, batch)
-        if ack > next_ack:
+            if batch.continuation == "resync":
+                return PollResult(batch.ack + 1, continuation="resync")
+            if not await self._log.lost(app_id, batch.after):
+                return await self._replay(app_id, batch)
+            ack, lost = next_ack, True  # the batch has a hole: a new one answers resync
+        elif ack > next_ack:
             return PollResult(oldest, continuation="resync")
         current = self._parked.get(app_id)
         if current is not None and current.releasing:
@@ -125,14 +135,19 @@ class EventChannel:
             if current.recorded is None:
                 current.recorded = asyncio.Event()
             await current.recorded.wait()
-            return await self.poll(app_id, ack, low, medium, timeout, priority)
+            return await self.poll(app_id, asked, low, medium, timeout, priority)
         settings = poll_settings(
             low, medium, timeout, priority, self._settings.get(app_id, PollSettings())
         )
-        self._settings[app_id] = settings
-        parked = self._park(app_id, settings.priority)
+        parked = self._park(app_id, settings.priority)  # 409 for a lower priority: first
+        self._settings[app_id] = settings  # remembered only once this P-GET is the one held
         after = last.upto if last else 0
         try:
+            if lost is None:
+                lost = await self._log.lost(app_id, after)
+            if lost:
+                parked.releasing = True
+                return await self._resync(app_id, ack)
             read = await self._wait(app_id, parked, after, settings)
             parked.releasing = True
             events, upto = self._shape(app_id, read, after)
@@ -144,6 +159,14 @@ class EventChannel:
             if self._parked.get(app_id) is parked:
                 del self._parked[app_id]
         return PollResult(ack, tuple(events))
+
+    async def _resync(self, app_id: str, ack: int) -> PollResult:
+        """Retention trimmed events the application had not received: batch ``ack`` is
+        recorded as a resync (answered again if asked again) to batch ``ack + 1``, which starts
+        from the present: the client re-reads what it needs, it is not sent the past."""
+        head = await self._log.head()
+        await self._log.add_batch(app_id, Batch(ack, head, head, "resync"))
+        return PollResult(ack + 1, continuation="resync")
 
     async def _replay(self, app_id: str, batch: Batch) -> PollResult:
         read = await self._log.read(app_id, batch.after, batch.upto, limit=1_000_000)
@@ -221,6 +244,10 @@ class EventChannel:
 
     def parked_count(self) -> int:
         return len(self._parked)
+
+    def is_parked(self, app_id: str) -> bool:
+        """Whether a P-GET of the application is held (it keeps the application alive)."""
+        return app_id in self._parked
 
 
 def _visible(event: StoredEvent, app_id: str) -> bool:

@@ -26,7 +26,7 @@ def standard_jobs(
     event_retention: int,
 ) -> dict[str, Job]:
     async def expire_idle_applications() -> int:
-        return await applications.expire_idle(before_delete=messaging.leave_all)
+        return await applications.expire_idle()
 
     async def expire_unanswered_invitations() -> int:
         return await messaging.expire_invitations()

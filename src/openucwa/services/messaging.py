@@ -636,14 +636,15 @@ class MessagingService:
                 continue
             gone = replace(other, state=DISCONNECTED, messaging=DISCONNECTED)
             changes.conversations.append(gone)
+            extra = {}
+            if other.user_uri != by_uri:
+                extra["reason"] = _reason("Informational", "Ended", "The other person left.")
+            # The communication sender first: some clients read only sender[0].
+            ev.conversation(gone, ended, "deleted", 0, **extra)
             if other.user_uri != by_uri:  # spec §2.11.5: others see who stopped (in participant)
                 ev.member(gone, "participantMessaging", "deleted", by_uri, by_name)
             ev.member(gone, "participantMessaging", "deleted", other.user_uri, "")
             ev.messaging(gone)
-            extra = {}
-            if other.user_uri != by_uri:
-                extra["reason"] = _reason("Informational", "Ended", "The other person left.")
-            ev.conversation(gone, ended, "deleted", 0, **extra)
             changes.unfollows.append((other.app_id, conversation_stream(thread.thread_id)))
         for key in [k for k in self._typing if k[0] == thread.thread_id]:
             self._typing.pop(key).cancel()

@@ -86,8 +86,9 @@ class ConversationRepository(Protocol):
         before ``started_before``, oldest first."""
 
     async def apply(self, changes: ChangeSet, now: datetime) -> None:
-        """Check the guards (Conflict when stale), then write rows, follows, events and
-        unfollows in one transaction."""
+        """Check the guards (Conflict when stale), then write rows, follows, unfollows and
+        events in one transaction: the streams followed get the change set's events, the
+        streams left do not."""
 
 
 class MeetingRepository(Protocol):
@@ -149,7 +150,13 @@ class EventLog(Protocol):
     async def batches(self, app_id: str) -> tuple[Batch | None, Batch | None]: ...
     async def add_batch(self, app_id: str, batch: Batch) -> None: ...
     async def forget(self, app_id: str) -> None: ...
-    async def trim(self, before: datetime) -> int: ...
+    async def trim(self, before: datetime) -> int:
+        """Retention: drop the events appended before ``before``; return how many."""
+
+    async def lost(self, app_id: str, after: int) -> bool:
+        """Whether ``trim`` dropped events of the streams ``app_id`` follows that were for it
+        and lie after position ``after`` (it never received them). Possibly true when the
+        streams had no such event; never false when they had."""
 
 
 class Notifier(Protocol):

@@ -8,7 +8,8 @@
 The P-GET skips Starlette's middleware and router frames because thousands of them are held
 open at once (measured: ~6 KB per held poll); the meeting GET and POST skip them for speed
 (measured: ~15 us of ~75 us per GET). All go through the same endpoint functions and the same
-error handlers as every other request, and stay in the route table (for links and HEAD). Their
+error handlers as every other request, and stay in the route table (for links, for the
+meeting GET's HEAD, and for the events URL's 405 to other methods, HEAD included). Their
 Request is a ``DirectRequest`` (headers indexed once), their responses wait for the end of the
 loop turn to leave together (``send_gate.py``), and a rendered response is sent as the two ASGI
 messages Starlette's Response would send.

@@ -173,10 +173,13 @@ class SqlConversationRepository:
                     (m.thread_id, m.msg_id, m.sender_uri, m.sender_name, m.sender_app,
                      m.operation_id, m.content_type, m.text, to_us(m.created_at)),
                 )  # fmt: skip
-            for app_id, stream in changes.follows:
+            for app_id, stream in changes.follows:  # before: they get these events
                 follow(conn, app_id, stream)
-            append_events(conn, changes.events, now)
-            for app_id, stream in changes.unfollows:  # after: they still get these events
+            # Before, too: what a leaving application is told comes on its own stream, and
+            # nothing that the change set adds to the stream it leaves is for it (the first
+            # message, delivered by an accept, is not for the user's other devices).
+            for app_id, stream in changes.unfollows:
                 unfollow(conn, app_id, stream)
+            append_events(conn, changes.events, now)
 
         await self._db.write(run)

@@ -1,9 +1,10 @@
 """The event log in SQL: append-only ``event_log``, ``event_follows`` (which application follows
 which stream, from which position, until which), ``event_batches`` (what each application was
-sent). Reading a channel merges its followed streams with one indexed range scan per stream, so
-the cost of a read grows with what the application has not yet received, never with the size
-of the log. ``append_events`` is also called inside other repositories' write jobs, so a state
-change and the events it causes commit together."""
+sent), ``event_trims`` (per stream, the highest position retention dropped). Reading a channel
+merges its followed streams with one indexed range scan per stream, so the cost of a read grows
+with what the application has not yet received, never with the size of the log.
+``append_events`` is also called inside other repositories' write jobs, so a state change and
+the events it causes commit together."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def follow(conn: sqlite3.Connection, app_id: str, stream: str) -> None:
 
 
 def unfollow(conn: sqlite3.Connection, app_id: str, stream: str) -> None:
-    """Stop following ``stream``; what is in the log now is still delivered."""
+    """Stop following ``stream``: what is in the log now is still delivered, what is
+    appended from here on (in this transaction too) is not."""
     conn.execute(
         "UPDATE event_follows SET until = ? WHERE app_id = ? AND stream = ? AND until IS NULL",
         (_head(conn), app_id, stream),
@@ -145,11 +147,38 @@ class SqlEventLog:
 
         await self._db.write(run)
 
+    async def lost(self, app_id: str, after: int) -> bool:
+        """Whether a stream ``app_id`` follows lost, to a trim, events after position ``after``
+        that were for it (after it began following, before it stopped). One indexed query: the
+        application's follows, each with the stream's trim mark."""
+        row = self._db.fetch_one(
+            "SELECT 1 FROM event_follows f JOIN event_trims t ON t.stream = f.stream"
+            " WHERE f.app_id = ? AND t.upto > ? AND t.upto > f.since"
+            " AND (f.until IS NULL OR f.until > ?) LIMIT 1",
+            (app_id, after, after),
+        )
+        return row is not None
+
     async def trim(self, before: datetime) -> int:
-        """Retention: drop events older than ``before``."""
+        """Retention: drop events older than ``before``, remembering per stream the highest
+        position dropped (``lost``); marks of streams nobody follows any more go."""
 
         def run(conn: sqlite3.Connection) -> int:
-            cur = conn.execute("DELETE FROM event_log WHERE created_at < ?", (to_us(before),))
+            cutoff = to_us(before)
+            # By time: only the rows that go are read (left to itself, the planner scans the
+            # whole log in stream order to save sorting them).
+            conn.execute(
+                "INSERT INTO event_trims (stream, upto)"
+                " SELECT stream, max(position) FROM event_log INDEXED BY event_log_by_time"
+                " WHERE created_at < ? GROUP BY stream"
+                " ON CONFLICT (stream) DO UPDATE SET upto = max(upto, excluded.upto)",
+                (cutoff,),
+            )
+            cur = conn.execute("DELETE FROM event_log WHERE created_at < ?", (cutoff,))
+            if cur.rowcount:
+                conn.execute(
+                    "DELETE FROM event_trims WHERE stream NOT IN (SELECT stream FROM event_follows)"
+                )
             return cur.rowcount
 
         return await self._db.write(run)

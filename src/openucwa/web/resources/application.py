@@ -139,11 +139,7 @@ async def get_application(request: Request) -> Response:
 
 async def delete_application(request: Request) -> Response:
     caller = await authenticate(request)
-    svc = services(request)
-    app_id = request.path_params["app_id"]
-    app = await svc.applications.owned(caller, app_id)
-    await svc.messaging.leave_all(app)
-    await svc.applications.delete(caller, app_id)
+    await services(request).applications.delete(caller, request.path_params["app_id"])
     return empty(204)
 
 

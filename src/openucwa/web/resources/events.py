@@ -213,7 +213,8 @@ async def get_events(request: Request) -> Response:
     _, app = await application_of(request)
     ack = _ack(request)
     numbers = _numbers(request)
-    channel = services(request).events
+    svc = services(request)
+    channel = svc.events
     if ack == -1:
         oldest = await channel.first_unacknowledged(app.app_id)
         return await render_batch(request, app, PollResult(oldest, continuation="resync"))
@@ -226,4 +227,5 @@ async def get_events(request: Request) -> Response:
         timeout=numbers["timeout"],
         priority=int(priority) if priority is not None else None,
     )
+    await svc.applications.held(app.app_id)  # the end of a hold is activity (spec §2.3.3)
     return await render_batch(request, app, result)
