@@ -341,3 +341,25 @@ async def test_a_third_user_cannot_reach_the_conversation(helpers: Helpers) -> N
         response = await helpers.client.delete(side.conversation, headers=tosh.headers)
         assert response.status_code == 404
     await still_works(helpers, pair)
+
+
+async def test_an_application_available_only_for_phone_audio_is_not_invited(
+    helpers: Helpers,
+) -> None:
+    """makeMeAvailable takes "incoming invitations for the modalities of their choice"."""
+    bill = await helpers.session("bill")
+    tosh = await helpers.session("tosh")
+    response = await helpers.client.post(
+        tosh.link("me", "makeMeAvailable"),
+        json={"SupportedModalities": ["PhoneAudio"]},
+        headers=tosh.headers,
+    )
+    assert response.status_code == 204, response.text
+    toshs = Channel(helpers, tosh)
+    await toshs.expect(("communication", "updated"))  # what makeMeAvailable said
+    channel = Channel(helpers, bill)
+    assert (await start(helpers, bill, invitation_body(to=TOSH))).status_code == 201
+    read = await channel.expect(("messagingInvitation", "completed"))
+    done = one(read, "messagingInvitation", "completed")
+    assert (done["status"], done["reason"]["subcode"]) == ("Failure", "TemporarilyUnavailable")
+    await toshs.quiet()

@@ -286,7 +286,10 @@ class MessagingService:
         targets = [
             a
             for a in await self._apps.list_for_owner(checked.to_uri)
-            if a.available and a.app_id != app.app_id and not self._lifetime.is_expired(a, now)
+            if a.available
+            and a.app_id != app.app_id
+            and _takes_messaging(a)
+            and not self._lifetime.is_expired(a, now)
         ]
         if not targets:
             exists = await self._users.get(checked.to_uri) is not None
@@ -676,3 +679,11 @@ def _typing_body(type_: str, uri: str, name: str, app_id: str) -> dict[str, Any]
 
 def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
+
+
+def _takes_messaging(app: Application) -> bool:
+    """An available application is invited to IM unless it named its modalities without
+    Messaging (makeMeAvailable ``supportedModalities: ["PhoneAudio"]``): "incoming invitations
+    for the modalities of their choice". One that named none (a PUT of communication without
+    them) is still invited."""
+    return not app.supported_modalities or "Messaging" in app.supported_modalities
