@@ -12,6 +12,8 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from openucwa.bootstrap import Built
+from openucwa.domain.users import User
 from tests.api.im_support import (
     ALICE,
     BILL,
@@ -32,7 +34,7 @@ from tests.api.im_support import (
     send,
     start,
 )
-from tests.conftest import Helpers
+from tests.conftest import CHEAP_PASSWORDS, USERS, Helpers
 
 TEXT = "Hello Alice, ça va?"
 
@@ -505,3 +507,26 @@ async def test_a_batch_is_bounded_in_size_and_the_rest_follows(helpers: Helpers)
                     got.append(unquote_plus(href(inner(event), "plainMessage").split(",", 1)[1]))
     assert got == texts
     assert len(sizes) >= 2 and max(sizes) < 3 * 1024 * 1024
+
+
+async def test_a_participant_from_outside_the_organisation_is_federated(
+    helpers: Helpers, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, name, password = "sip:eve@fabrikam.com", "Eve Outside", "eve-pass"
+    monkeypatch.setitem(USERS, "eve", (uri, name, password))
+    await built.storage.users.add(User(uri, name, CHEAP_PASSWORDS.hash(password)))
+    bill, eve = await helpers.session("bill"), await helpers.session("eve")
+    await make_available(helpers, eve)
+    bills, eves = Channel(helpers, bill), Channel(helpers, eve)
+    assert (await start(helpers, bill, invitation_body(to=uri))).status_code == 201
+    incoming = inner(
+        one(await eves.expect(("messagingInvitation", "started")), "messagingInvitation", "started")
+    )
+    accepted = await helpers.client.post(href(incoming, "accept"), headers=eve.headers)
+    assert accepted.status_code == 204, accepted.text
+    added = one(await bills.expect(("participant", "added")), "participant", "added")
+    seen = await helpers.client.get(added["link"]["href"], headers=bill.headers)
+    assert (seen.json()["uri"], seen.json()["sourceNetwork"]) == (uri, "Federated")
+    own = seen.json()["_links"]["conversation"]["href"] + "/participants/bmauldin@contoso.com"
+    mine = await helpers.client.get(own, headers=bill.headers)
+    assert mine.json()["sourceNetwork"] == "SameEnterprise"

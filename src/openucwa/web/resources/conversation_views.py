@@ -74,8 +74,17 @@ def messaging(
 
 
 def participant(
-    links: Links, app_id: str, conv_id: str, uri: str, name: str, local: bool, connected: bool
+    links: Links,
+    app_id: str,
+    conv_id: str,
+    uri: str,
+    name: str,
+    local: bool,
+    connected: bool,
+    same_enterprise: bool = True,
 ) -> Resource:
+    """``same_enterprise``: the participant's domain is the organisation's (else Federated,
+    as the people resource says of the same person)."""
     found: dict[str, Link | list[Link]] = {"conversation": Link(links.conv(app_id, conv_id))}
     if local:
         found["me"] = Link(links.app_child("me", app_id))
@@ -89,7 +98,7 @@ def participant(
         "participant",
         href=links.participant(app_id, conv_id, address(uri)),
         properties={
-            "sourceNetwork": "SameEnterprise",
+            "sourceNetwork": "SameEnterprise" if same_enterprise else "Federated",
             "anonymous": False,
             "name": name,
             "uri": uri,

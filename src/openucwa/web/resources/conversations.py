@@ -94,7 +94,7 @@ async def get_participant(request: Request) -> Response:
     uri, name = await _member(request, conv)
     resource = views.participant(
         Links(request), app.app_id, conv.conv_id, uri, name, uri == conv.user_uri,
-        conv.messaging == CONNECTED,
+        conv.messaging == CONNECTED, services(request).organization.contains(uri),
     )  # fmt: skip
     return render(request, resource)
 

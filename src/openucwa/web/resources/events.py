@@ -63,11 +63,13 @@ class Renderer:
         app: Application,
         viewer: tuple[str, str],
         thread_convs: Mapping[str, str],
+        viewer_in_organization: bool = True,
     ) -> None:
         self.links = links
         self.app = app
         self.viewer = viewer
         self.thread_convs = thread_convs
+        self.viewer_in_organization = viewer_in_organization
 
     def _conv_id(self, body: Mapping[str, Any]) -> str | None:
         if "conv_id" in body:
@@ -168,7 +170,10 @@ class Renderer:
             return Event(type_, EventLink("participantMessaging", href), in_=person,
                          embedded=embedded)  # fmt: skip
         if local and type_ != "deleted":
-            shown = views.participant(links, app_id, conv_id, uri, person.title or "", True, False)
+            shown = views.participant(
+                links, app_id, conv_id, uri, person.title or "", True, False,
+                self.viewer_in_organization,
+            )  # fmt: skip
             return Event(type_, person, embedded=shown)
         return Event(type_, person)
 
@@ -203,7 +208,8 @@ async def render_batch(request: Request, app: Application, result: PollResult) -
     wanted = {str(e.body["thread"]) for e in result.events if e.body.get("sender") == "thread"}
     if wanted:
         threads = await svc.messaging.conversation_ids(app, wanted)
-    batch = Renderer(Links(request), app, viewer, threads).batch(result)
+    in_organization = svc.organization.contains(app.owner_uri)
+    batch = Renderer(Links(request), app, viewer, threads, in_organization).batch(result)
     negotiated = negotiate(request.headers.get("accept"))
     codec = json_codec if negotiated.format == "json" else xml_codec
     return render_bytes(request, 200, codec.encode_events(batch), negotiated.content_type)
