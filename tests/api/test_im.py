@@ -530,3 +530,21 @@ async def test_a_participant_from_outside_the_organisation_is_federated(
     own = seen.json()["_links"]["conversation"]["href"] + "/participants/bmauldin@contoso.com"
     mine = await helpers.client.get(own, headers=bill.headers)
     assert mine.json()["sourceNetwork"] == "SameEnterprise"
+
+
+async def test_the_inviter_learns_who_accepted(helpers: Helpers) -> None:
+    """messagingInvitation_ref: "the participant that accepts it will be provided
+    (acceptedByParticipant)", an embedded array (spec §4.3 rule 4)."""
+    pair = await invite(helpers)
+    bill_read, alice_read = await accept(helpers, pair)
+    done = inner(one(bill_read, "messagingInvitation", "completed"))
+    (who,) = done["_embedded"]["acceptedByParticipant"]
+    assert (who["uri"], who["name"], who["sourceNetwork"]) == (
+        ALICE,
+        "Alice Ciccu",
+        "SameEnterprise",
+    )
+    seen = await helpers.client.get(href(who), headers=pair.bill.who.headers)
+    assert seen.status_code == 200 and seen.json()["uri"] == ALICE
+    mine = inner(one(alice_read, "messagingInvitation", "completed"))
+    assert "acceptedByParticipant" not in mine.get("_embedded", {})

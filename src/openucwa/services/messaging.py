@@ -396,7 +396,11 @@ class MessagingService:
                 joined.append(conv)
                 # The communication sender first: some clients read only sender[0].
                 ev.conversation(conv, connected, "updated", 2)
-                ev.invitation(done, "completed", status="Success")
+                if other.direction == "Outgoing":  # the inviter learns who accepted
+                    acceptor = {"uri": caller.uri, "name": await self._name(caller.uri)}
+                    ev.invitation(done, "completed", status="Success", accepted_by=acceptor)
+                else:
+                    ev.invitation(done, "completed", status="Success")
                 ev.messaging(conv)
             elif other.state == INV_CONNECTING:  # the invitee's other endpoints
                 gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)

@@ -4,7 +4,7 @@ exactly as it did the first time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,7 +115,15 @@ def participant_messaging(links: Links, app_id: str, conv_id: str, uri: str, nam
     )
 
 
-def invitation(links: Links, app_id: str, snap: Mapping[str, Any]) -> Resource:
+def invitation(
+    links: Links,
+    app_id: str,
+    snap: Mapping[str, Any],
+    accepted_by: Mapping[str, Any] | None = None,
+    same_enterprise: Callable[[str], bool] | None = None,
+) -> Resource:
+    """``accepted_by`` (``uri``, ``name``): who accepted, embedded as ``acceptedByParticipant``
+    (an array, spec §4.3 rule 4) in the inviter's completed invitation."""
     inv_id = str(snap["inv_id"])
     conv_id = str(snap["conv_id"])
     incoming = snap["direction"] == "Incoming"
@@ -138,6 +146,12 @@ def invitation(links: Links, app_id: str, snap: Mapping[str, Any]) -> Resource:
         embedded["from"] = participant(links, app_id, conv_id, from_uri, from_name, False, False)
     else:
         found["from"] = Link(links.participant(app_id, conv_id, address(from_uri)), title=from_name)
+    if accepted_by is not None:
+        uri = str(accepted_by["uri"])
+        inside = same_enterprise(uri) if same_enterprise is not None else True
+        embedded["acceptedByParticipant"] = [
+            participant(links, app_id, conv_id, uri, str(accepted_by["name"]), False, True, inside)
+        ]
     return Resource(
         "messagingInvitation",
         href=links.invitation(app_id, inv_id),

@@ -3,7 +3,7 @@ that turns stored events into the viewer's sender blocks (hrefs of *this* applic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -63,13 +63,14 @@ class Renderer:
         app: Application,
         viewer: tuple[str, str],
         thread_convs: Mapping[str, str],
-        viewer_in_organization: bool = True,
+        in_organization: Callable[[str], bool] | None = None,
     ) -> None:
         self.links = links
         self.app = app
         self.viewer = viewer
         self.thread_convs = thread_convs
-        self.viewer_in_organization = viewer_in_organization
+        self.in_organization = in_organization
+        self.viewer_in_organization = in_organization is None or in_organization(app.owner_uri)
 
     def _conv_id(self, body: Mapping[str, Any]) -> str | None:
         if "conv_id" in body:
@@ -115,7 +116,9 @@ class Renderer:
         )
         status = body.get("status")
         if target == "messagingInvitation":
-            inv = views.invitation(links, app_id, body["inv"])
+            inv = views.invitation(
+                links, app_id, body["inv"], body.get("accepted_by"), self.in_organization
+            )
             link = EventLink("messagingInvitation", inv.href or "")
             return Event(type_, link, embedded=inv, status=status, reason=error)
         if target == "conversation":
@@ -208,8 +211,8 @@ async def render_batch(request: Request, app: Application, result: PollResult) -
     wanted = {str(e.body["thread"]) for e in result.events if e.body.get("sender") == "thread"}
     if wanted:
         threads = await svc.messaging.conversation_ids(app, wanted)
-    in_organization = svc.organization.contains(app.owner_uri)
-    batch = Renderer(Links(request), app, viewer, threads, in_organization).batch(result)
+    contains = svc.organization.contains
+    batch = Renderer(Links(request), app, viewer, threads, contains).batch(result)
     negotiated = negotiate(request.headers.get("accept"))
     codec = json_codec if negotiated.format == "json" else xml_codec
     return render_bytes(request, 200, codec.encode_events(batch), negotiated.content_type)
