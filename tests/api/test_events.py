@@ -117,8 +117,13 @@ async def test_messaging_invitation_releases_queued_medium_events_in_order(
     assert flat(b_body) == [
         ("communication", "messagingInvitation", "started"),
         ("communication", "conversation", "added"),
+        ("conversation", "localParticipant", "added"),
         ("conversation", "messaging", "updated"),
     ]
+    me = one(b_body, "localParticipant")  # as in the SendAnIM trace: the inviter's own
+    local = me["_embedded"]["localParticipant"]
+    assert (local["uri"], local["name"]) == ("sip:bmauldin@contoso.com", "Bill Mauldin")
+    assert "me" in local["_links"] and me["link"]["href"] == local["_links"]["self"]["href"]
     outgoing = one(b_body, "messagingInvitation")
     assert outgoing["link"]["href"] == started.headers["location"]
     assert outgoing["_embedded"]["messagingInvitation"]["direction"] == "Outgoing"

@@ -29,6 +29,7 @@ from tests.conftest import Helpers, Session
 FAILED_INVITATION = [
     ("communication", "messagingInvitation", "started"),
     ("communication", "conversation", "added"),
+    ("conversation", "localParticipant", "added"),
     ("conversation", "messaging", "updated"),
     ("communication", "messagingInvitation", "completed"),
     ("communication", "conversation", "deleted"),

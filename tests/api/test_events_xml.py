@@ -94,6 +94,7 @@ async def test_xml_batch_is_the_json_batch(helpers: Helpers, accept: str) -> Non
         ("me", "location", "added"),
         ("communication", "messagingInvitation", "started"),
         ("communication", "conversation", "added"),
+        ("conversation", "localParticipant", "added"),
         ("conversation", "messaging", "updated"),
         ("communication", "messagingInvitation", "completed"),
         ("communication", "conversation", "deleted"),

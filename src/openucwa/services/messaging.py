@@ -282,6 +282,7 @@ class MessagingService:
         ev = Events(changes)
         ev.invitation(inv, "started")
         ev.conversation(conv, thread, "added", 1)
+        ev.member(conv, "localParticipant", "added", caller.uri, me)  # SendAnIM, as the invitee's
         ev.messaging(conv)
         targets = [
             a
