@@ -171,8 +171,9 @@ def serve(
     )
     if demo:
         _migrate(database)
-        _run(settings, _seed_demo)
-    _require_database(database)
+        _run(settings, _seed_demo)  # which also checks the database
+    else:
+        _require_database(database)
     built = build(settings)
     click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")
     uvicorn.run(

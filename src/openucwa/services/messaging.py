@@ -457,9 +457,12 @@ class MessagingService:
             thread = await self._repo.thread(thread_id)
             invs = await self._repo.invitations_of_thread(thread_id)
             mine = next((i for i in invs if (i.app_id, i.inv_id) == (inv.app_id, inv.inv_id)), None)
-            if thread is None or thread.state != CONNECTING or mine is None:
-                raise Conflict(message="The invitation was already handled.")
-            if mine.state != INV_CONNECTING:
+            if (
+                thread is None
+                or thread.state != CONNECTING
+                or mine is None
+                or mine.state != INV_CONNECTING
+            ):
                 raise Conflict(message="The invitation was already handled.")
             others = [
                 i
