@@ -56,6 +56,7 @@ async def built(settings: Settings, clock: FakeClock) -> AsyncIterator[Built]:
     try:
         yield result
     finally:
+        result.services.sign_in.close()
         await result.storage.close()
 
 

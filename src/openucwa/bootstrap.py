@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from openucwa.auth.grants import SignIn
-from openucwa.auth.passwords import Passwords
-from openucwa.auth.throttle import SignInThrottle
+from openucwa.auth.passwords import PasswordChecks, Passwords
+from openucwa.auth.throttle import AddressThrottle, SignInThrottle
 from openucwa.auth.tokens import Tokens
 from openucwa.channel.local import LocalNotifier
 from openucwa.domain.applications import Lifetime
@@ -94,11 +94,26 @@ def build(
         events=channel,
         messaging=messaging,
         tokens=tokens,
-        sign_in=SignIn(storage.users, tokens, passwords, SignInThrottle(clock), organization),
+        sign_in=SignIn(
+            storage.users,
+            tokens,
+            PasswordChecks(passwords, settings.signin_workers, settings.signin_queue),
+            SignInThrottle(clock),
+            AddressThrottle(
+                clock,
+                per_minute=settings.signin_failures_per_minute,
+                burst=settings.signin_failures_per_minute,
+            ),
+            organization,
+        ),
         users=storage.users,
         organization=organization,
         clock=clock,
-        edge=EdgeConfig(max_body_bytes=settings.max_body_bytes, meet_url=settings.meet_url),
+        edge=EdgeConfig(
+            max_body_bytes=settings.max_body_bytes,
+            meet_url=settings.meet_url,
+            trusted_proxies=settings.trusted_proxy_set,
+        ),
     )
     jobs = standard_jobs(
         applications,

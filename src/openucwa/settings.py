@@ -34,7 +34,15 @@ class Settings:
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds
     event_retention: int = 3 * 3600  # seconds events are kept in the log
     one_sender_per_batch: bool = False  # cut batches where the sender changes (sender[0] clients)
+    signin_failures_per_minute: int = 60  # failed sign-ins one client address may make
+    signin_workers: int = max(os.cpu_count() or 1, 1)  # password checks run at once
+    signin_queue: int = 64  # password checks waiting for a worker; more answer 503
+    trusted_proxies: str = ""  # comma-separated peer addresses whose X-Forwarded-For counts
     log_level: str = "info"
+
+    @property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def domain_set(self) -> frozenset[str]:
@@ -46,7 +54,7 @@ class SettingsError(ValueError):
 
 
 # Numbers that must be at least this (everything numeric not listed must be positive).
-_MINIMUM: dict[str, float] = {"port": 0}
+_MINIMUM: dict[str, float] = {"port": 0, "signin_queue": 0}
 _MAXIMUM: dict[str, float] = {"port": 65535}
 
 

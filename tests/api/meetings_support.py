@@ -152,4 +152,5 @@ async def running_app(
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
             yield built, Helpers(client)
     finally:
+        built.services.sign_in.close()
         await built.storage.close()

@@ -183,4 +183,5 @@ async def test_a_sign_in_overtaken_by_the_operator_gets_no_lasting_token(
                 again = await client.post(TOKEN, data=guess("new-pass"))
                 assert again.status_code == 200
     finally:
+        built.services.sign_in.close()
         await built.storage.close()

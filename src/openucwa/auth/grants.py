@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from openucwa.auth.passwords import Passwords
-from openucwa.auth.throttle import SignInThrottle
+from openucwa.auth.passwords import ChecksBusy, PasswordChecks
+from openucwa.auth.throttle import AddressThrottle, SignInThrottle
 from openucwa.auth.tokens import Tokens
 from openucwa.domain.users import Organization, User, parse_sip_uri
 from openucwa.services.ports import UserRepository
@@ -29,6 +29,12 @@ class OAuthError(Exception):
         self.description = description
 
 
+class SignInBusy(Exception):
+    """Too many password checks are running or waiting: try again shortly (503)."""
+
+    retry_after = 1
+
+
 @dataclass(slots=True)
 class _Turns:
     lock: asyncio.Lock
@@ -40,18 +46,24 @@ class SignIn:
         self,
         users: UserRepository,
         tokens: Tokens,
-        passwords: Passwords,
+        checks: PasswordChecks,
         throttle: SignInThrottle,
+        addresses: AddressThrottle,
         organization: Organization,
     ) -> None:
         self._users = users
         self._tokens = tokens
-        self._passwords = passwords
+        self._checks_run = checks
         self._throttle = throttle
+        self._addresses = addresses
         self._organization = organization
         self._checks: dict[str, _Turns] = {}  # account -> its lock and how many hold or wait
 
-    async def token(self, form: Mapping[str, str]) -> dict[str, object]:
+    def close(self) -> None:
+        self._checks_run.close()
+
+    async def token(self, form: Mapping[str, str], address: str = "") -> dict[str, object]:
+        """``address``: the client's, for the per-address throttle."""
         fields = {k.lower(): v for k, v in form.items()}
         grant = fields.get("grant_type", "")
         if not grant:
@@ -59,32 +71,26 @@ class SignIn:
         if fields.get("scope", "").strip().lower() not in ("", "all"):
             raise OAuthError("invalid_scope", "The only supported scope value is all.")
         if grant == PASSWORD:
-            return await self._password(fields.get("username", ""), fields.get("password", ""))
+            username, password = fields.get("username", ""), fields.get("password", "")
+            return await self._password(username, password, address)
         if grant == WINDOWS:
             raise OAuthError("invalid_grant", "Integrated Windows authentication is unavailable.")
         raise OAuthError("unsupported_grant_type", "Authentication type not allowed.")
 
-    async def _password(self, username: str, password: str) -> dict[str, object]:
+    async def _password(self, username: str, password: str, address: str) -> dict[str, object]:
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required.")
         if len(username) > MAX_FIELD or len(password) > MAX_FIELD:
             raise OAuthError("invalid_request", "username or password too long.")
-        account = username.strip().lower()
-        user = await self._find(account)
-        if user is not None:  # every spelling of a user's name shares one throttle record
-            account = user.uri
-        async with self._one_check_at_a_time(account):
-            if self._throttle.is_blocked(account):
-                raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
-            if user is None:
-                await asyncio.to_thread(self._passwords.dummy_verify, password)
-                ok = False
-            else:
-                ok = await asyncio.to_thread(self._passwords.verify, user.password_hash, password)
-            if not ok or user is None:
-                self._throttle.failure(account)
-                raise OAuthError("invalid_grant", "The user name or password is incorrect.")
-            self._throttle.success(account)
+        # Taken before anything is looked up, given back on success or when nothing was checked.
+        if not self._addresses.admit(address):
+            raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
+        try:
+            user = await self._check(username, password)
+        except ChecksBusy:
+            self._addresses.refund(address)
+            raise SignInBusy() from None
+        self._addresses.refund(address)
         token, expires_in = await self._tokens.issue(user.uri)
         # `users passwd` / `users remove` may have committed while the password was checked:
         # they revoke the tokens stored before them, so a token stored after them must not
@@ -100,6 +106,24 @@ class SignIn:
             "ms_rtc_identityscope": "local",
             "token_type": "Bearer",
         }
+
+    async def _check(self, username: str, password: str) -> User:
+        """The user these credentials name, or OAuthError; ChecksBusy when no check can be
+        queued (then nothing counts against the account)."""
+        account = username.strip().lower()
+        user = await self._find(account)
+        if user is not None:  # every spelling of a user's name shares one throttle record
+            account = user.uri
+        async with self._one_check_at_a_time(account):
+            if self._throttle.is_blocked(account):
+                raise OAuthError("invalid_grant", "Too many failed attempts; try again later.")
+            hashed = user.password_hash if user is not None else None
+            ok = await self._checks_run.verify(hashed, password)
+            if not ok or user is None:
+                self._throttle.failure(account)
+                raise OAuthError("invalid_grant", "The user name or password is incorrect.")
+            self._throttle.success(account)
+        return user
 
     @contextlib.asynccontextmanager
     async def _one_check_at_a_time(self, account: str) -> AsyncIterator[None]:

@@ -205,6 +205,7 @@ def create_app(
                     await task
             if lifecycle is not None:
                 await lifecycle.close()
+            services.sign_in.close()
 
     handlers: dict[type[Exception] | int, Callable[..., Awaitable[object]]] = {
         UcwaError: ucwa_error,

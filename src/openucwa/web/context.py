@@ -21,6 +21,7 @@ from openucwa.services.ports import UserRepository
 class EdgeConfig:
     max_body_bytes: int = 256 * 1024
     meet_url: str = ""  # base of joinUrl; "" = this server's own origin
+    trusted_proxies: frozenset[str] = frozenset()  # peers whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from openucwa.auth.grants import OAuthError
+from openucwa.auth.grants import OAuthError, SignInBusy
 from openucwa.domain.errors import UcwaError
 from openucwa.web.body import read_body
 from openucwa.web.context import services
@@ -23,11 +23,25 @@ def _answer(status: int, body: dict[str, object]) -> Response:
     return Response(orjson.dumps(body), status_code=status, headers=_HEADERS, media_type=_JSON)
 
 
-def _error(error: str, description: str = "") -> Response:
+def _error(error: str, description: str = "", status: int = 400) -> Response:
     body: dict[str, object] = {"error": error}
     if description:
         body["error_description"] = description
-    return _answer(400, body)
+    return _answer(status, body)
+
+
+def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The address a sign-in is counted against: the peer's, or, when the peer is a trusted
+    proxy, the nearest ``X-Forwarded-For`` entry that is not itself one (entries further left
+    are the client's own say and could be anything)."""
+    peer = request.client.host if request.client is not None else ""
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted_proxies:
+            return hop
+    return peer
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -56,7 +70,15 @@ async def token(request: Request) -> Response:
         raise
     except Exception:  # noqa: BLE001 - a malformed multipart body, whatever the parser raised
         return _error("invalid_request", "The form could not be read.")
+    svc = services(request)
+    address = client_address(request, svc.edge.trusted_proxies)
     try:
-        return _answer(200, await services(request).sign_in.token(form))
+        return _answer(200, await svc.sign_in.token(form, address))
     except OAuthError as exc:
         return _error(exc.error, exc.description)
+    except SignInBusy as exc:
+        response = _error(
+            "temporarily_unavailable", "Too many sign-ins at once; try again shortly.", 503
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
