@@ -9,6 +9,7 @@ from openucwa.domain.errors import Gone
 from openucwa.domain.events import NewEvent
 from openucwa.domain.ids import ApplicationId
 from openucwa.services.ports import DuplicateId
+from openucwa.storage.sql.conversations import forget_application
 from openucwa.storage.sql.engine import SqliteDatabase
 from openucwa.storage.sql.event_log import append_events, follow
 from openucwa.storage.sql.rows import dump, from_us, load, to_us
@@ -134,6 +135,7 @@ class SqlApplicationRepository:
         def run(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM event_batches WHERE app_id = ?", (app_id,))
             conn.execute("DELETE FROM event_follows WHERE app_id = ?", (app_id,))
+            forget_application(conn, app_id)
             return conn.execute("DELETE FROM applications WHERE app_id = ?", (app_id,)).rowcount > 0
 
         return await self._db.write(run)

@@ -70,6 +70,27 @@ def _msg(r: Sequence[object]) -> Message:
     )
 
 
+def forget_application(conn: sqlite3.Connection, app_id: str) -> None:
+    """In the transaction that deletes an application: its conversations go (no URL reaches
+    them any more), and so does every thread no conversation is left in, with its messages and
+    invitations. Before, nothing of instant messaging was ever deleted. The application's own
+    invitations stay while others still see the thread (they name its inviter)."""
+    threads = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT thread_id FROM conversations WHERE app_id = ?", (app_id,)
+        ).fetchall()
+    ]
+    conn.execute("DELETE FROM conversations WHERE app_id = ?", (app_id,))
+    for thread_id in threads:
+        left = conn.execute(  # conversations_by_thread
+            "SELECT 1 FROM conversations WHERE thread_id = ? LIMIT 1", (thread_id,)
+        ).fetchall()
+        if not left:
+            for table in ("messages", "invitations", "threads"):
+                conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))  # noqa: S608
+
+
 class SqlConversationRepository:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
