@@ -175,6 +175,7 @@ def serve(
     else:
         _require_database(database)
     built = build(settings)
+    max_connections = connection_cap(settings.max_connections)
     click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")
     uvicorn.run(
         built.app,
@@ -183,7 +184,7 @@ def serve(
         loop="uvloop",
         # httptools; unparsable, oversized and late requests get the UCWA error body
         http=UcwaHttpToolsProtocol.configured(
-            settings.max_head_bytes, settings.head_timeout, settings.body_timeout
+            settings.max_head_bytes, settings.head_timeout, settings.body_timeout, max_connections
         ),
         ws="none",  # no WebSocket endpoints: an Upgrade request is answered as plain HTTP
         log_level=settings.log_level,
@@ -192,6 +193,40 @@ def serve(
         lifespan="on",
         proxy_headers=False,  # X-Forwarded-* are read where hrefs are made (web/links.py)
     )
+
+
+# Descriptors kept for everything but connections: the database and its WAL (two connections),
+# the listening socket, the event loop's own, standard streams, logs.
+RESERVED_FILES = 128
+
+
+def connection_cap(wanted: int) -> int:
+    """Raise the process's open-file limit (soft, up to the hard limit) so that ``wanted``
+    connections fit, and return how many do. Many systems start services with a soft limit
+    of 1024; past it the server could not accept anyone. When even the hard limit is too low,
+    say so once and cap connections below it."""
+    try:
+        import resource
+    except ImportError:  # not a Unix: no limit to raise here
+        return wanted
+    needed = wanted + RESERVED_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    fitting = max(soft - RESERVED_FILES, 1)
+    click.echo(
+        f"openucwa: the open-file limit ({soft}) holds {fitting} connections, not "
+        f"OPENUCWA_MAX_CONNECTIONS={wanted}; raise it (ulimit -n, LimitNOFILE=) for more",
+        err=True,
+    )
+    return fitting
 
 
 def _log_config(uvicorn_config: dict[str, Any], level: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class Settings:
     max_head_bytes: int = 64 * 1024  # request line + headers (431 beyond)
     head_timeout: float = 30.0  # seconds for a request's head to arrive whole (408 beyond)
     body_timeout: float = 60.0  # seconds for the rest of a body to arrive (408 beyond)
+    max_connections: int = 16384  # open HTTP connections (held P-GETs too); 503 beyond
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs
     invitation_timeout: float = 30.0  # seconds an IM invitation waits for an answer
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -88,9 +89,20 @@ class Servers:
     database: str
     started: list[ServerProcess] = field(default_factory=list)
 
-    def start(self, port: int | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-        """``env``: extra ``OPENUCWA_*`` settings for this process (e.g. a short event wait)."""
+    def start(
+        self,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        open_files: tuple[int, int] | None = None,
+    ) -> ServerProcess:
+        """``env``: extra ``OPENUCWA_*`` settings for this process (e.g. a short event wait);
+        ``open_files``: the (soft, hard) RLIMIT_NOFILE it starts with."""
         port = free_port() if port is None else port
+
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
         log = self.tmp_path / f"server-{len(self.started)}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
@@ -99,6 +111,7 @@ class Servers:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=_environment(env),
+                preexec_fn=limit if open_files is not None else None,  # noqa: PLW1509
             )
         server = ServerProcess(process, port, log)
         self.started.append(server)

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, with four refusals in UCWA's terms.
+"""uvicorn's httptools protocol, with five refusals in UCWA's terms.
 
 1. A request whose HTTP framing is broken (a Content-Length that is not a number, a malformed
    request line or header) never reaches the application: the HTTP parser refuses it and
@@ -20,7 +20,14 @@
    it incomplete, else ``408``. The connection is closed, so the endpoint waiting for that body
    sees the client gone (``web/errors.py`` ``client_gone``).
 
-All four bodies are JSON (nothing readable said which format the client wanted), and each
+5. Nor does it cap connections (``limit_concurrency`` is off by default, and answers in plain
+   text): every one holds a file descriptor, and past the process's open-file limit the server
+   stops accepting anyone. Here a connection made while ``max_connections``
+   (``OPENUCWA_MAX_CONNECTIONS``) others are open is answered ``503 ServiceUnavailable`` with
+   ``Retry-After: 1`` as soon as its request starts to arrive, and closed; one that sends
+   nothing is closed after a second.
+
+All five bodies are JSON (nothing readable said which format the client wanted), and each
 refusal closes the connection: the bytes that follow cannot be framed. Everything else is
 uvicorn's own protocol.
 """
@@ -28,6 +35,7 @@ uvicorn's own protocol.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -52,12 +60,14 @@ def timed_out(part: str, seconds: float) -> ErrorBody:
     return ErrorBody("Timeout", None, f"The request {part} did not arrive within {seconds:g} s.")
 
 
-def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
-    """The head (without uvicorn's default headers and the blank line) and body of a refusal."""
+def _refusal(status_line: bytes, error: ErrorBody, extra: bytes = b"") -> tuple[bytes, bytes]:
+    """The head (without uvicorn's default headers and the blank line) and body of a refusal;
+    ``extra``: more header lines."""
     body = json_codec.encode_error(error)
     head = b"".join(
         [
             status_line,
+            extra,
             *(f"{k.lower()}: {v}\r\n".encode("latin-1") for k, v in COMMON_HEADERS.items()),
             f"content-type: {JSON}; charset=utf-8\r\n".encode("latin-1"),
             b"content-length: %d\r\n" % len(body),
@@ -70,6 +80,33 @@ def _refusal(status_line: bytes, error: ErrorBody) -> tuple[bytes, bytes]:
 _UNPARSABLE = _refusal(b"HTTP/1.1 400 Bad Request\r\n", UNPARSABLE)
 _HEAD_TOO_LARGE_LINE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
 _TIMED_OUT_LINE = b"HTTP/1.1 408 Request Timeout\r\n"
+_TOO_MANY = _refusal(
+    b"HTTP/1.1 503 Service Unavailable\r\n",
+    ErrorBody(
+        "ServiceUnavailable", None, "The server holds as many connections as it takes; try again."
+    ),
+    b"retry-after: 1\r\n",
+)
+OVER_CAP_GRACE = 1.0  # seconds an over-the-cap connection may take to start its request
+
+
+class _CapLog:
+    """One warning per CAP_LOG_EVERY seconds while connections are refused, with the count:
+    a flood of connections must not flood the log too."""
+
+    def __init__(self) -> None:
+        self.last = float("-inf")
+        self.unlogged = 0
+
+    def refused(self, logger: logging.Logger, cap: int, now: float) -> None:
+        self.unlogged += 1
+        if now - self.last >= CAP_LOG_EVERY:
+            logger.warning("%d connection(s) over the cap of %d refused.", self.unlogged, cap)
+            self.last, self.unlogged = now, 0
+
+
+CAP_LOG_EVERY = 10.0
+_CAP_LOG = _CapLog()
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
@@ -81,6 +118,8 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout = HEAD_TIMEOUT
     body_timeout = BODY_TIMEOUT
+    max_connections: int | None = None
+    _over_cap = False  # this connection came while max_connections others were open
     _head_too_large = _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(MAX_HEAD_BYTES))
     _head_late = _refusal(_TIMED_OUT_LINE, timed_out("head", HEAD_TIMEOUT))
     _body_late = _refusal(_TIMED_OUT_LINE, timed_out("body", BODY_TIMEOUT))
@@ -90,7 +129,11 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
 
     @classmethod
     def configured(
-        cls, max_head_bytes: int, head_timeout: float, body_timeout: float
+        cls,
+        max_head_bytes: int,
+        head_timeout: float,
+        body_timeout: float,
+        max_connections: int | None = None,
     ) -> type[UcwaHttpToolsProtocol]:
         """This protocol with other limits."""
         return type(
@@ -100,6 +143,7 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
                 "max_head_bytes": max_head_bytes,
                 "head_timeout": head_timeout,
                 "body_timeout": body_timeout,
+                "max_connections": max_connections,
                 "_head_too_large": _refusal(_HEAD_TOO_LARGE_LINE, head_too_large(max_head_bytes)),
                 "_head_late": _refusal(_TIMED_OUT_LINE, timed_out("head", head_timeout)),
                 "_body_late": _refusal(_TIMED_OUT_LINE, timed_out("body", body_timeout)),
@@ -108,6 +152,12 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        cap = self.max_connections
+        if cap is not None and len(self.connections) > cap:  # this one included
+            self._over_cap = True
+            _CAP_LOG.refused(self.logger, cap, self.loop.time())
+            self._time("cap", OVER_CAP_GRACE)
+            return
         self._time("head", self.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -115,8 +165,11 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        # Every request passes here: the usual case (a whole request in one chunk) costs two
+        # Every request passes here: the usual case (a whole request in one chunk) costs three
         # comparisons before and four attribute reads after uvicorn's own parsing.
+        if self._over_cap:
+            self._refuse(_TOO_MANY)
+            return
         if self._head_bytes + len(data) > self.max_head_bytes and self._overflows(data):
             self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
             self._refuse(self._head_too_large)
@@ -163,7 +216,9 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         self._timer = None
         if self.transport.is_closing():
             return
-        if self._timing == "head" and _reading_head(self.cycle):
+        if self._timing == "cap":  # it never said anything: nothing to answer
+            self.transport.close()
+        elif self._timing == "head" and _reading_head(self.cycle):
             self.logger.warning("Request head not complete after %g s.", self.head_timeout)
             self._refuse(self._head_late)
         elif self._timing == "body" and _reading_body(self.cycle):
@@ -174,6 +229,8 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         self._refuse(_UNPARSABLE)
 
     def _refuse(self, refusal: tuple[bytes, bytes]) -> None:
+        if self.transport.is_closing():  # refused already; what still arrives is dropped
+            return
         head, body = refusal
         default = b"".join(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers)
         self.transport.write(head + default + b"\r\n" + body)
