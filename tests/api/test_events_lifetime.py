@@ -10,7 +10,20 @@ import asyncio
 from openucwa.bootstrap import Built
 from openucwa.domain.clock import FakeClock
 from openucwa.services.housekeeping import run_once
-from tests.api.im_support import Pair, Read, Side, connected, inner, kinds, one, send
+from tests.api.im_support import (
+    Channel,
+    Pair,
+    Read,
+    Side,
+    connected,
+    inner,
+    invitation_body,
+    kinds,
+    make_available,
+    one,
+    send,
+    start,
+)
 from tests.conftest import Helpers
 
 AVAILABLE_IDLE = 3600  # OPENUCWA_APP_AVAILABLE_IDLE_TIMEOUT: alice made herself available
@@ -131,3 +144,30 @@ async def test_a_held_pget_keeps_the_application_for_its_endpoint(
     assert again.app_href == alice.app_href
     assert not held.done()
     assert (await held).status_code == 200
+
+
+async def test_an_application_holding_a_pget_past_its_idle_timeout_is_still_invited(
+    helpers: Helpers, clock: FakeClock
+) -> None:
+    """An available application whose P-GET is held longer than the available idle timeout
+    (possible when OPENUCWA_MAX_EVENT_WAIT is set above it) is alive, so it is invited: its
+    held P-GET answers with the invitation. Before, the invitation failed at once as
+    TemporarilyUnavailable."""
+    alice = await helpers.session("alice")
+    await make_available(helpers, alice)
+    alice_channel = Channel(helpers, alice)
+    await alice_channel.poll()  # the events of makeMeAvailable
+    held = asyncio.create_task(helpers.client.get(alice_channel.next, headers=alice.headers))
+    await asyncio.sleep(0.05)
+    clock.advance(AVAILABLE_IDLE + 1)
+    bill = await helpers.session("bill")
+    response = await start(helpers, bill, invitation_body())
+    assert response.status_code == 201, response.text
+    answered = await held
+    assert answered.status_code == 200, answered.text
+    invited = [
+        (e["link"]["rel"], e["type"])
+        for sender in answered.json()["sender"]
+        for e in sender["events"]
+    ]
+    assert ("messagingInvitation", "started") in invited

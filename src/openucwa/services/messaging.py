@@ -290,7 +290,8 @@ class MessagingService:
             if a.available
             and a.app_id != app.app_id
             and _takes_messaging(a)
-            and not self._lifetime.is_expired(a, now)
+            # alive while a P-GET is held, however long (spec §2.3.3), as everywhere else
+            and (not self._lifetime.is_expired(a, now) or self._channel.is_parked(a.app_id))
         ]
         if not targets:
             exists = await self._users.get(checked.to_uri) is not None
