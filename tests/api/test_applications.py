@@ -541,6 +541,29 @@ async def test_idle_expiry_then_purge(
     assert fresh["id"] != bill.app["id"]
 
 
+async def test_me_links_report_my_activity_once_available(
+    client: httpx.AsyncClient, helpers: Helpers, clock: FakeClock
+) -> None:
+    """application_ref: ``me`` links ``reportMyActivity`` (``{application}/reportMyActivity``);
+    Lync 2013's traces post to ``{application}/me/reportMyActivity``, which works too. Each
+    keeps an available application alive past its idle timeout."""
+    bill = await helpers.session("bill")
+    before = (await client.get(bill.link("me", "self"), headers=bill.headers)).json()
+    assert "reportMyActivity" not in before["_links"]  # as in the capture's 7-response
+    assert (await make_me_available(client, bill, json={})).status_code == 204
+    me = (await client.get(bill.link("me", "self"), headers=bill.headers)).json()
+    report = me["_links"]["reportMyActivity"]["href"]
+    assert report == bill.app_href + "/reportMyActivity"
+    app = (await client.get(bill.app_href, headers=bill.headers)).json()
+    assert app["_embedded"]["me"]["_links"]["reportMyActivity"]["href"] == report
+    for href in (report, bill.app_href + "/me/reportMyActivity"):
+        for _ in range(3):
+            clock.advance(3000)  # under the available idle timeout (3600 s) each time
+            answer = await client.post(href, headers=bill.headers)
+            assert answer.status_code == 204, answer.text
+    assert (await client.get(bill.app_href, headers=bill.headers)).status_code == 200
+
+
 async def test_requests_keep_application_alive(
     client: httpx.AsyncClient, helpers: Helpers, clock: FakeClock
 ) -> None:

@@ -73,7 +73,7 @@ async def test_post_get_and_embedding(helpers: Helpers) -> None:
 async def test_one_extension_is_still_an_array(helpers: Helpers) -> None:
     bill = await helpers.session("bill")
     meeting, url = await meeting_and_extensions(helpers, bill)
-    assert "onlineMeetingExtension" not in (await get_json(helpers, bill, url)).get("_embedded", {})
+    assert (await get_json(helpers, bill, url))["_embedded"] == {"onlineMeetingExtension": []}
     assert (await add(helpers, bill, url, {"id": "only"})).status_code == 201
     for href in (url, self_href(meeting)):
         embedded = (await get_json(helpers, bill, href))["_embedded"]["onlineMeetingExtension"]
@@ -112,7 +112,7 @@ async def test_invalid_extensions_are_rejected(
     bill = await helpers.session("bill")
     _, url = await meeting_and_extensions(helpers, bill)
     assert_validation(await add(helpers, bill, url, body), name)
-    assert "_embedded" not in await get_json(helpers, bill, url)
+    assert (await get_json(helpers, bill, url))["_embedded"] == {"onlineMeetingExtension": []}
 
 
 async def test_duplicate_id_is_a_conflict(helpers: Helpers) -> None:

@@ -367,6 +367,21 @@ async def test_list_embeds_arrays_of_full_meetings(helpers: Helpers) -> None:
     assert self_href(assigned[0]) == bill.link("onlineMeetings", "myAssignedOnlineMeeting")
 
 
+async def test_no_scheduled_meetings_is_an_empty_array(helpers: Helpers) -> None:
+    """CLIENT-COMPAT: clients read ``_embedded.myOnlineMeeting[]`` without a guard, also after
+    deleting their last meeting."""
+    bill = await helpers.session("bill")
+    url = bill.link("onlineMeetings", "myOnlineMeetings")
+    body = (await helpers.client.get(url, headers=bill.headers)).json()
+    assert body["_embedded"]["myOnlineMeeting"] == []
+    assert len(body["_embedded"]["myAssignedOnlineMeeting"]) == 1
+    meeting = await created(helpers, bill, {"subject": "one"})
+    deleted = await helpers.client.delete(self_href(meeting), headers=bill.headers)
+    assert deleted.status_code == 204
+    body = (await helpers.client.get(url, headers=bill.headers)).json()
+    assert body["_embedded"]["myOnlineMeeting"] == []
+
+
 @pytest.mark.parametrize("form", ['"{}"', "{}", 'W/"{}"', '"0", "{}"'])
 async def test_get_with_if_none_match(helpers: Helpers, form: str) -> None:
     bill = await helpers.session("bill")

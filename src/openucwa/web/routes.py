@@ -139,6 +139,12 @@ ROUTES = [
         methods=["POST"],
         name="report_my_activity",
     ),
+    Route(  # the path of Lync 2013's traces (ReceiveAnIM, BatchingRequests)
+        APP + "/me/reportMyActivity",
+        app.report_my_activity,
+        methods=["POST"],
+        name="report_my_activity_in_me",
+    ),
     Route(APP + "/people/{address:str}", app.get_contact, methods=["GET"], name="contact"),
     Route(COMM + "/conversations", conv.list_conversations, methods=["GET"], name="conversations"),
     Route(CONV, conv.get_conversation, methods=["GET"], name="conversation"),

@@ -38,6 +38,8 @@ def represent_me(links: Links, app: Application, user: User) -> Resource:
     if not app.available:
         me_links["makeMeAvailable"] = Link(links.app_child("make_me_available", app.app_id))
     me_links["photo"] = Link(links.photo(app.app_id, user.address))
+    if app.available:  # as in ReceiveAnIM's application after makeMeAvailable (application_ref)
+        me_links["reportMyActivity"] = Link(links.app_child("report_my_activity", app.app_id))
     return Resource(
         "me",
         href=links.app_child("me", app.app_id),

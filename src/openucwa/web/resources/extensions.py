@@ -59,7 +59,7 @@ async def list_extensions(request: Request) -> Response:
     resource = Resource(
         "onlineMeetingExtensions",
         href=links.extensions(app.app_id, meeting.meeting_id),
-        embedded={"onlineMeetingExtension": items} if items else {},
+        embedded={"onlineMeetingExtension": items},  # [] when there are none, as for meetings
     )
     return render(request, resource)
 

@@ -159,11 +159,12 @@ async def list_meetings(request: Request) -> Response:
     for meeting in await svc.meetings.list(caller.uri):
         resource = represent_meeting(links, app.app_id, meeting, meet_url)
         (assigned if meeting.online_meeting_rel == ASSIGNED else scheduled).append(resource)
-    embedded: dict[str, Resource | list[Resource]] = {}
-    if assigned:
-        embedded["myAssignedOnlineMeeting"] = assigned
-    if scheduled:
-        embedded["myOnlineMeeting"] = scheduled
+    # Both keys always, as arrays (CLIENT-COMPAT: clients read _embedded.myOnlineMeeting[]
+    # without a guard; PayloadFormat: a rel that can repeat is an array). XML shows none.
+    embedded: dict[str, Resource | list[Resource]] = {
+        "myAssignedOnlineMeeting": assigned,
+        "myOnlineMeeting": scheduled,
+    }
     resource = Resource(
         "myOnlineMeetings",
         href=links.app_child("my_online_meetings", app.app_id),
