@@ -367,6 +367,17 @@ async def test_list_embeds_arrays_of_full_meetings(helpers: Helpers) -> None:
     assert self_href(assigned[0]) == bill.link("onlineMeetings", "myAssignedOnlineMeeting")
 
 
+async def test_attendees_come_back_as_sent(helpers: Helpers) -> None:
+    """The ScheduleAnOnlineMeeting trace sends and gets back ``sip:Chris@contoso.com``."""
+    bill = await helpers.session("bill")
+    sent = ["sip:Chris@contoso.com", "sip:Alex@contoso.com"]
+    meeting = await created(helpers, bill, {"attendees": sent, "leaders": ["Alex@contoso.com"]})
+    assert meeting["attendees"] == sent
+    assert meeting["leaders"] == ["sip:Alex@contoso.com"]
+    again = await helpers.client.get(self_href(meeting), headers=bill.headers)
+    assert again.json()["attendees"] == sent
+
+
 async def test_no_scheduled_meetings_is_an_empty_array(helpers: Helpers) -> None:
     """CLIENT-COMPAT: clients read ``_embedded.myOnlineMeeting[]`` without a guard, also after
     deleting their last meeting."""

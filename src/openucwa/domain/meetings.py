@@ -183,13 +183,18 @@ def _checked_people(
     values: Sequence[str] | None,
     rules: SchedulingRules,
     problems: dict[str, str],
+    drop: str | None = None,
 ) -> tuple[str, ...]:
+    """SIP addresses as the client spelled them (``sip:`` added where it was left out), as the
+    ScheduleAnOnlineMeeting trace echoes ``sip:Chris@contoso.com``; checked, and duplicates
+    (and ``drop``) found, by their canonical lowercase form. Compare them through
+    ``parse_sip_uri``."""
     if not values:
         return ()
     if len(values) > rules.max_invitees:
         problems[name] = f"At most {rules.max_invitees} entries."
         return ()
-    people: list[str] = []
+    people: dict[str, str] = {}  # canonical -> as spelled, the first spelling kept
     members_only = rules.require_invitees_in_organization
     contains = rules.organization.contains
     for raw in values:
@@ -200,8 +205,10 @@ def _checked_people(
         if members_only and not contains(uri):
             problems[name] = f"{uri} is not part of the organization."
             return ()
-        people.append(uri)
-    return tuple(dict.fromkeys(people))  # duplicates dropped, first one kept
+        if uri not in people and uri != drop:
+            text = raw.strip()
+            people[uri] = "sip:" + (text[4:] if text[:4].lower() == "sip:" else text)
+    return tuple(people.values())
 
 
 @dataclass(slots=True)  # not frozen: private, and a frozen __init__ costs ~1 us more
@@ -300,9 +307,8 @@ def check_input(
             f"The maximum length is {rules.max_description_length} characters."
         )
     attendees = _checked_people("attendees", data.attendees, rules, problems)
-    leaders = _checked_people("leaders", data.leaders, rules, problems)
-    if organizer_uri in leaders:
-        leaders = tuple([uri for uri in leaders if uri != organizer_uri])
+    # The organizer leads anyway: not listed among the leaders.
+    leaders = _checked_people("leaders", data.leaders, rules, problems, drop=organizer_uri)
     expiration = data.expiration_time
     if expiration is None:
         lifetime = ASSIGNED_LIFETIME if online_meeting_rel == ASSIGNED else rules.default_lifetime

@@ -267,8 +267,15 @@ def test_subject_and_description_lengths(field: str, limit: int) -> None:
 
 @pytest.mark.parametrize("field", ["attendees", "leaders"])
 def test_people_are_parsed_deduplicated_and_kept_in_order(field: str) -> None:
-    sent = ["Tosh@Contoso.com", "sip:alice@contoso.com", " sip:TOSH@contoso.com ", ALICE]
-    assert getattr(make(**{field: sent}), field) == (TOSH, ALICE)
+    """As spelled (the first spelling of each person; ``sip:`` added where it was left out),
+    as ScheduleAnOnlineMeeting echoes ``sip:Chris@contoso.com``; duplicates found by their
+    canonical form."""
+    sent = ["Tosh@Contoso.com", "SIP:alice@contoso.com", " sip:TOSH@contoso.com ", ALICE]
+    assert getattr(make(**{field: sent}), field) == (
+        "sip:Tosh@Contoso.com",
+        "sip:alice@contoso.com",
+    )
+    assert getattr(make(**{field: ["sip:Chris@contoso.com"]}), field) == ("sip:Chris@contoso.com",)
 
 
 @pytest.mark.parametrize("field", ["attendees", "leaders"])
