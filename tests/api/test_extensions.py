@@ -92,6 +92,36 @@ async def test_defaults_for_id_and_type(helpers: Helpers) -> None:
     assert untyped["type"] == "Undefined"
 
 
+async def test_delete_honours_if_match_when_given(helpers: Helpers) -> None:
+    bill = await helpers.session("bill")
+    _, url = await meeting_and_extensions(helpers, bill)
+    ext = (await add(helpers, bill, url, {"id": "guarded"})).json()
+    stale = {**bill.headers, "If-Match": '"stale"'}
+    refused = await helpers.client.delete(self_href(ext), headers=stale)
+    assert refused.status_code == 412 and refused.json()["code"] == "PreconditionFailed"
+    assert (await helpers.client.get(self_href(ext), headers=bill.headers)).status_code == 200
+    current = {**bill.headers, "If-Match": f'"{ext["etag"]}"'}
+    assert (await helpers.client.delete(self_href(ext), headers=current)).status_code == 204
+
+
+async def test_id_and_type_may_come_in_the_query(helpers: Helpers) -> None:
+    """§2.0.6: POST input may be in the query. The body wins; other query parameters (say a
+    cache-buster) are not stored as values."""
+    bill = await helpers.session("bill")
+    _, url = await meeting_and_extensions(helpers, bill)
+    query = "?id=q1&Type=RoamedOrganizerData&_=1700000000"
+    response = await helpers.client.post(url + query, headers=bill.headers)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["id"], body["type"]) == ("q1", "RoamedOrganizerData")
+    assert "_" not in body
+    both = await add(helpers, bill, url + "?id=q2&type=Undefined", {"id": "b2"})
+    assert both.status_code == 201, both.text
+    assert (both.json()["id"], both.json()["type"]) == ("b2", "Undefined")
+    bad = await helpers.client.post(url + "?type=Secret", headers=bill.headers)
+    assert bad.status_code == 400, bad.text
+
+
 @pytest.mark.parametrize(
     ("body", "name"),
     [

@@ -378,6 +378,23 @@ async def test_attendees_come_back_as_sent(helpers: Helpers) -> None:
     assert again.json()["attendees"] == sent
 
 
+async def test_delete_honours_if_match_when_given(helpers: Helpers) -> None:
+    """RFC 9110 §13.1.1: a DELETE whose If-Match names another ETag is not performed (412);
+    without If-Match, or with ``*`` or the current ETag, it is."""
+    bill = await helpers.session("bill")
+    for if_match, status in (('"stale"', 412), ("*", 204), (None, 204), ("{etag}", 204)):
+        meeting = await created(helpers, bill, {"subject": "to delete"})
+        headers = dict(bill.headers)
+        if if_match is not None:
+            headers["If-Match"] = if_match.format(etag=meeting["etag"])
+        response = await helpers.client.delete(self_href(meeting), headers=headers)
+        assert response.status_code == status, (if_match, response.text)
+        if status == 412:
+            assert response.json()["code"] == "PreconditionFailed"
+            still = await helpers.client.get(self_href(meeting), headers=bill.headers)
+            assert still.status_code == 200
+
+
 async def test_no_scheduled_meetings_is_an_empty_array(helpers: Helpers) -> None:
     """CLIENT-COMPAT: clients read ``_embedded.myOnlineMeeting[]`` without a guard, also after
     deleting their last meeting."""
@@ -404,6 +421,7 @@ async def test_get_with_if_none_match(helpers: Helpers, form: str) -> None:
     headers = {**bill.headers, "If-None-Match": form.format(meeting["etag"])}
     cached = await helpers.client.get(self_href(meeting), headers=headers)
     assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["vary"] == response.headers["vary"] == "Accept, Accept-Encoding"
     headers["If-None-Match"] = '"not-the-etag"'
     assert (await helpers.client.get(self_href(meeting), headers=headers)).status_code == 200
 

@@ -123,8 +123,13 @@ class MeetingService:
         await self._repo.replace(changed, current.etag)
         return changed
 
-    async def delete(self, organizer_uri: str, meeting_id: str) -> None:
+    async def delete(
+        self, organizer_uri: str, meeting_id: str, if_match: frozenset[str] = frozenset()
+    ) -> None:
+        """``if_match``: when given, 412 unless it names the current ETag (or ``*``)."""
         meeting = await self.get(organizer_uri, meeting_id)
+        if if_match:
+            _require_match(if_match, meeting.etag)
         if meeting.online_meeting_rel == ASSIGNED:
             raise Forbidden(message="The assigned meeting cannot be deleted.")
         if not await self._repo.delete(organizer_uri, meeting_id):
@@ -186,9 +191,16 @@ class MeetingService:
         return ext
 
     async def delete_extension(
-        self, organizer_uri: str, meeting_id: str, extension_id: str
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str,
+        if_match: frozenset[str] = frozenset(),
     ) -> None:
-        await self.get(organizer_uri, meeting_id)
+        """``if_match``: when given, 412 unless it names the extension's ETag (or ``*``)."""
+        current = await self.extension(organizer_uri, meeting_id, extension_id)
+        if if_match:
+            _require_match(if_match, current.etag)
         if not await self._repo.delete_extension(organizer_uri, meeting_id, extension_id):
             raise NotFound(message="The extension does not exist.")
 

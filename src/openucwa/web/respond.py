@@ -51,15 +51,13 @@ def _finish(
     for name, value in headers.items():
         raw.append((_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")))
     method = request.method
-    if (
-        body
-        and (method == "GET" or method == "HEAD")
-        and len(body) >= GZIP_MIN_BYTES
-        and _wants_gzip(request)
-    ):
-        body = gzip.compress(body, compresslevel=5)
-        raw.append((b"content-encoding", b"gzip"))
-        raw.append((b"vary", b"Accept-Encoding"))
+    if method == "GET" or method == "HEAD":
+        # JSON or XML by Accept, gzip or not by Accept-Encoding: whatever this one got, a cache
+        # must not hand it to a client that asked otherwise (one ETag covers every form).
+        raw.append(_VARY)
+        if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+            body = gzip.compress(body, compresslevel=5)
+            raw.append((b"content-encoding", b"gzip"))
     raw.append((b"content-length", b"%d" % len(body)))
     raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
     if method == "HEAD":  # the header fields GET would send, and no content (RFC 9110 §9.3.2)
@@ -67,6 +65,7 @@ def _finish(
     return EncodedResponse(body, status, raw)
 
 
+_VARY = (b"vary", b"Accept, Accept-Encoding")
 # Response header names and the negotiated content types, encoded once.
 _RAW_NAMES: dict[str, bytes] = {}
 _RAW_TYPES: dict[str, bytes] = {
@@ -107,7 +106,9 @@ def render(
         if request.method == "GET":
             if_none_match = request.headers.get("if-none-match")
             if if_none_match is not None and etag_matches(if_none_match, etag):
-                return Response(status_code=304, headers={**COMMON_HEADERS, **extra})
+                response = Response(status_code=304, headers={**COMMON_HEADERS, **extra})
+                response.raw_headers.append(_VARY)
+                return response
     codec = json_codec if negotiated.format == "json" else xml_codec
     if cache_key is None:
         built = resource() if callable(resource) else resource

@@ -383,8 +383,8 @@ def encode_part(answer: PartResponse, boundary: bytes) -> bytes:
     lines.append(f"HTTP/1.1 {answer.status} {_phrase(answer.status)}\r\n".encode("ascii"))
     content_type = ""
     for name, value in answer.headers:
-        if name.lower() == b"content-length":
-            continue  # the body is rewritten onto one line; the part needs no length
+        if name.lower() in (b"content-length", b"vary"):
+            continue  # the body is rewritten onto one line; nothing caches a part
         if name.lower() == b"content-type":
             content_type = value.decode("latin-1").lower()
         clean = value.replace(b"\r", b" ").replace(b"\n", b" ")

@@ -51,6 +51,13 @@ def _custom_values(doc: InputDoc) -> list[tuple[str, Any]]:
     return kept
 
 
+def _query_value(request: Request, name: str) -> str | None:
+    for key, value in request.query_params.multi_items():
+        if key.casefold() == name:
+            return value
+    return None
+
+
 async def list_extensions(request: Request) -> Response:
     caller, app = await application_of(request, scopes.MEETINGS_READWRITE)
     meeting = await services(request).meetings.get(caller.uri, request.path_params["meeting_id"])
@@ -71,6 +78,10 @@ async def create_extension(request: Request) -> Response:
     doc = await read_input(request, with_query=False)
     ext_id, ext_type, values = doc.text("id"), doc.text("type"), _custom_values(doc)
     doc.check()
+    # POST input may come in the query too (§2.0.6): its id and type do. Other parameters are
+    # not taken as programmer-defined values (a cache-buster would be stored with them).
+    ext_id = ext_id if ext_id is not None else _query_value(request, "id")
+    ext_type = ext_type if ext_type is not None else _query_value(request, "type")
     ext = await meetings.add_extension(caller.uri, meeting.meeting_id, ext_id, ext_type, values)
     resource = represent_extension(Links(request), app.app_id, meeting, ext)
     headers = {"Location": resource.href or ""}
@@ -112,6 +123,9 @@ async def put_extension(request: Request) -> Response:
 async def delete_extension(request: Request) -> Response:
     caller, _ = await application_of(request, scopes.MEETINGS_READWRITE)
     await services(request).meetings.delete_extension(
-        caller.uri, request.path_params["meeting_id"], request.path_params["extension_id"]
+        caller.uri,
+        request.path_params["meeting_id"],
+        request.path_params["extension_id"],
+        parse_if_match(request.headers.get("if-match")),
     )
     return empty(204)

@@ -220,5 +220,6 @@ async def put_meeting(request: Request) -> Response:
 
 async def delete_meeting(request: Request) -> Response:
     caller, _ = await application_of(request, scopes.MEETINGS_READWRITE)
-    await services(request).meetings.delete(caller.uri, request.path_params["meeting_id"])
+    if_match = parse_if_match(request.headers.get("if-match"))
+    await services(request).meetings.delete(caller.uri, request.path_params["meeting_id"], if_match)
     return empty(204)
