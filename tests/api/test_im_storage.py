@@ -106,7 +106,7 @@ def test_migration_0009_removes_what_deleted_applications_left(tmp_path: Path) -
                 (f"inv-{thread}", thread),
             )
     conn.close()
-    assert migrate(f"sqlite:///{path}") == ["0009_forget_ended_conversations"]
+    assert migrate(f"sqlite:///{path}")[0] == "0009_forget_ended_conversations"
     conn = sqlite3.connect(path)
     left = {
         "conversations": conn.execute("SELECT app_id, conv_id FROM conversations").fetchall(),

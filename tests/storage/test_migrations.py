@@ -93,3 +93,28 @@ def test_every_database_gets_its_own_conference_key(tmp_path: Path) -> None:
         keys.append(conn.execute("SELECT value FROM secrets").fetchone()[0])
         conn.close()
     assert keys[0] != keys[1]
+
+
+async def test_0010_gives_existing_applications_no_communication_settings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    migrate_up_to(path, "0009_forget_ended_conversations")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO applications (app_id, owner_uri, endpoint_id, instance_id, culture,"
+            " user_agent, type, etag, communication_etag, communication_put_guid, created_at,"
+            " last_seen) VALUES ('a1', 'sip:a@contoso.com', 'e', '', 'en-US', 'ua', 'Browser',"
+            " '1', '2', 'g', 0, 0)"
+        )
+    conn.close()
+    assert migrate(f"sqlite:///{path}") == ["0010_communication_settings"]
+    storage = SqliteStorage(f"sqlite:///{path}")
+    await storage.start()
+    try:
+        app = await storage.applications.get("a1")
+        assert app is not None and app.communication_settings == ()
+        assert app.communication_etag == "2"
+    finally:
+        await storage.close()

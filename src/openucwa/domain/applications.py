@@ -22,6 +22,24 @@ MODALITY_TYPES = (
 MESSAGE_FORMATS = ("Html", "Plain")
 AVAILABILITIES = ("Away", "BeRightBack", "Busy", "DoNotDisturb", "Offwork", "Online")
 AUDIO_PREFERENCES = ("PhoneAudio", "VoipAudio")
+GENERIC_POLICIES = ("Disabled", "Enabled", "None")
+LIS_QUERY_RESULTS = ("Failed", "Succeeded")
+MAX_PHONE_NUMBER = 100  # communication_ref
+MAX_LIS_LOCATION = 4096
+
+# The communication resource's settings a client may write (communication_ref PUT), with the
+# values each takes: a tuple of enum values, or the type of a free value (str: its maximum
+# length). Stored as given (enums in their canonical spelling) and echoed by GET.
+COMMUNICATION_SETTINGS: dict[str, tuple[str, ...] | type | int] = {
+    "audioPreference": AUDIO_PREFERENCES,
+    "conversationHistory": GENERIC_POLICIES,
+    "lisLocation": MAX_LIS_LOCATION,
+    "lisQueryResult": LIS_QUERY_RESULTS,
+    "phoneNumber": MAX_PHONE_NUMBER,
+    "publishEndpointLocation": bool,
+    "videoBasedScreenSharing": GENERIC_POLICIES,
+}
+Setting = tuple[str, str | bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +69,40 @@ class Application:
     sign_in_as: str = ""
     supported_modalities: tuple[str, ...] = ()
     supported_message_formats: tuple[str, ...] = ("Plain",)
+    # (name, value) of the COMMUNICATION_SETTINGS a client set, in that table's order
+    communication_settings: tuple[Setting, ...] = ()
+
+
+def checked_settings(given: dict[str, object], problems: dict[str, str]) -> tuple[Setting, ...]:
+    """``given``: COMMUNICATION_SETTINGS names -> what the client sent (None: not set). The
+    ones set, checked (enums in canonical spelling); problems are named for the rest."""
+    kept: list[Setting] = []
+    for name, allowed in COMMUNICATION_SETTINGS.items():
+        value = given.get(name)
+        if value is None:
+            continue
+        if allowed is bool:
+            if isinstance(value, bool):
+                kept.append((name, value))
+            else:
+                problems[name] = "Must be true or false."
+        elif isinstance(allowed, int):
+            if isinstance(value, str) and len(value) <= allowed:
+                kept.append((name, value))
+            else:
+                problems[name] = f"Must be text of at most {allowed} characters."
+        elif isinstance(allowed, tuple):
+            canonical = canonical_enum(value, allowed) if isinstance(value, str) else None
+            if canonical is None:
+                problems[name] = f"Must be one of: {', '.join(allowed)}."
+            else:
+                kept.append((name, canonical))
+    return tuple(kept)
+
+
+def _merged(old: tuple[Setting, ...], new: tuple[Setting, ...]) -> tuple[Setting, ...]:
+    values = dict(old) | dict(new)
+    return tuple((name, values[name]) for name in COMMUNICATION_SETTINGS if name in values)
 
 
 def new_application(
@@ -96,6 +148,7 @@ class AvailabilityInput:
     supported_modalities: tuple[str, ...] | None = None
     supported_message_formats: tuple[str, ...] | None = None
     audio_preference: str | None = None
+    phone_number: str | None = None
 
 
 def make_available(
@@ -110,10 +163,9 @@ def make_available(
             problems["signInAs"] = f"Must be one of: {', '.join(AVAILABILITIES)}."
         else:
             sign_in_as = canonical
-    if data.audio_preference is not None and (
-        canonical_enum(data.audio_preference, AUDIO_PREFERENCES) is None
-    ):
-        problems["audioPreference"] = f"Must be one of: {', '.join(AUDIO_PREFERENCES)}."
+    settings = checked_settings(
+        {"audioPreference": data.audio_preference, "phoneNumber": data.phone_number}, problems
+    )
     modalities = _enum_list(
         "supportedModalities", data.supported_modalities or ("Messaging",), MODALITY_TYPES, problems
     )
@@ -131,6 +183,7 @@ def make_available(
         sign_in_as=sign_in_as,
         supported_modalities=tuple(modalities),
         supported_message_formats=tuple(formats),
+        communication_settings=_merged(app.communication_settings, settings),
         communication_etag=ids.etag(),
         last_seen=now,
     )
@@ -157,10 +210,13 @@ def update_communication(
     app: Application,
     modalities: tuple[str, ...] | None,
     formats: tuple[str, ...] | None,
+    settings: dict[str, object],
     ids: IdGenerator,
 ) -> Application:
-    """PUT communication: the supported modalities and message formats (spec §2.7.1)."""
+    """PUT communication (spec §2.7.1): the supported modalities and message formats and the
+    other writable settings (COMMUNICATION_SETTINGS), the whole set replaced as for every PUT."""
     problems: dict[str, str] = {}
+    kept = checked_settings(settings, problems)
     chosen_modalities = _enum_list(
         "supportedModalities", modalities or (), MODALITY_TYPES, problems
     )
@@ -176,6 +232,7 @@ def update_communication(
         app,
         supported_modalities=tuple(chosen_modalities),
         supported_message_formats=tuple(chosen_formats),
+        communication_settings=kept,
         communication_etag=etag,
     )
 

@@ -159,6 +159,7 @@ class ApplicationService:
         app_id: str,
         modalities: tuple[str, ...] | None,
         formats: tuple[str, ...] | None,
+        settings: dict[str, object],
         if_match: frozenset[str],
     ) -> Application:
         app = await self.get(caller, app_id)
@@ -166,7 +167,7 @@ class ApplicationService:
             raise PreconditionRequired()
         if app.communication_etag not in if_match and "*" not in if_match:
             raise PreconditionFailed()
-        updated = update_communication(app, modalities, formats, self._ids)
+        updated = update_communication(app, modalities, formats, settings, self._ids)
         events = availability_events(updated)[:1]
         await self._repo.save(updated, events, self._clock.now())
         self._channel.notify(events)
@@ -203,6 +204,7 @@ def communication_snapshot(app: Application) -> dict[str, object]:
         "etag": app.communication_etag,
         "modalities": list(app.supported_modalities),
         "formats": list(app.supported_message_formats),
+        "settings": [list(pair) for pair in app.communication_settings],
     }
 
 

@@ -196,7 +196,7 @@ def test_lifetime_is_configuration() -> None:
 def test_update_communication_canonicalises_and_keeps_the_rest() -> None:
     before = create()
     ids = CountingIds(etags=[before.communication_etag, "fresh"])
-    after = update_communication(before, ("messaging", "VIDEO", "Messaging"), ("html",), ids)
+    after = update_communication(before, ("messaging", "VIDEO", "Messaging"), ("html",), {}, ids)
     assert after.supported_modalities == ("Messaging", "Video")
     assert after.supported_message_formats == ("Html",)
     assert after.communication_etag == "fresh"  # never the old one
@@ -212,14 +212,45 @@ def test_update_communication_canonicalises_and_keeps_the_rest() -> None:
 
 
 def test_update_communication_defaults() -> None:
-    after = update_communication(create(), None, None, CountingIds())
+    after = update_communication(create(), None, None, {}, CountingIds())
     assert (after.supported_modalities, after.supported_message_formats) == ((), ("Plain",))
 
 
 def test_update_communication_reports_every_bad_value() -> None:
     with pytest.raises(BadRequest) as caught:
-        update_communication(create(), ("Smell",), ("Rtf",), CountingIds())
-    assert set(caught.value.parameters) == {"supportedModalities", "supportedMessageFormats"}
+        update_communication(
+            create(),
+            ("Smell",),
+            ("Rtf",),
+            {"audioPreference": "Loud", "phoneNumber": "1" * 101, "publishEndpointLocation": "no"},
+            CountingIds(),
+        )
+    assert set(caught.value.parameters) == {
+        "supportedModalities",
+        "supportedMessageFormats",
+        "audioPreference",
+        "phoneNumber",
+        "publishEndpointLocation",
+    }
+
+
+def test_update_communication_keeps_the_settings_it_was_given_in_canonical_spelling() -> None:
+    given = {
+        "videoBasedScreenSharing": "enabled",
+        "audioPreference": "phoneaudio",
+        "phoneNumber": "tel:+14255552222",
+        "publishEndpointLocation": False,
+        "lisQueryResult": None,
+    }
+    after = update_communication(create(), None, None, given, CountingIds())
+    assert after.communication_settings == (
+        ("audioPreference", "PhoneAudio"),
+        ("phoneNumber", "tel:+14255552222"),
+        ("publishEndpointLocation", False),
+        ("videoBasedScreenSharing", "Enabled"),
+    )
+    cleared = update_communication(after, None, None, {}, CountingIds())
+    assert cleared.communication_settings == ()
 
 
 # -- users ----------------------------------------------------------------------------------

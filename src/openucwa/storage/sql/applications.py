@@ -17,13 +17,13 @@ from openucwa.storage.sql.rows import dump, from_us, load, to_us
 _COLUMNS = (
     "app_id, owner_uri, endpoint_id, instance_id, culture, user_agent, type, etag,"
     " communication_etag, communication_put_guid, created_at, last_seen, available, sign_in_as,"
-    " supported_modalities, supported_message_formats"
+    " supported_modalities, supported_message_formats, communication_settings"
 )
 
 
 def _app(row: tuple[object, ...]) -> Application:
     (app_id, owner, endpoint, instance, culture, agent, type_, etag, c_etag, c_guid, created,
-     seen, available, sign_in_as, modalities, formats) = row  # fmt: skip
+     seen, available, sign_in_as, modalities, formats, settings) = row  # fmt: skip
     return Application(
         app_id=ApplicationId(str(app_id)),
         owner_uri=str(owner),
@@ -41,6 +41,7 @@ def _app(row: tuple[object, ...]) -> Application:
         sign_in_as=str(sign_in_as),
         supported_modalities=tuple(load(str(modalities))),
         supported_message_formats=tuple(load(str(formats))),
+        communication_settings=tuple((str(k), v) for k, v in load(str(settings))),
     )
 
 
@@ -62,6 +63,7 @@ def _values(app: Application) -> tuple[object, ...]:
         app.sign_in_as,
         dump(list(app.supported_modalities)),
         dump(list(app.supported_message_formats)),
+        dump([list(pair) for pair in app.communication_settings]),
     )
 
 
@@ -99,7 +101,7 @@ class SqlApplicationRepository:
                 raise Gone("TooManyApplications", "This user has too many applications.")
             try:
                 conn.execute(
-                    f"INSERT INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                    f"INSERT INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                     _values(app),
                 )
             except sqlite3.IntegrityError:
@@ -115,7 +117,7 @@ class SqlApplicationRepository:
     ) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"REPLACE INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                f"REPLACE INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                 _values(app),
             )
             append_events(conn, events, now or app.last_seen)

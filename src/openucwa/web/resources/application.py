@@ -8,7 +8,13 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openucwa.domain.applications import Application, ApplicationInput, AvailabilityInput
+from openucwa.domain.applications import (
+    COMMUNICATION_SETTINGS,
+    Application,
+    ApplicationInput,
+    AvailabilityInput,
+    checked_settings,
+)
 from openucwa.domain.errors import NotFound
 from openucwa.domain.users import User, parse_sip_uri
 from openucwa.representation.resource import Link, Resource
@@ -64,6 +70,7 @@ def represent_communication(links: Links, app: Application) -> Resource:
         href=links.app_child("communication", app.app_id),
         properties={
             app.communication_put_guid: "please pass this in a PUT request",
+            **dict(app.communication_settings),  # what the client set (communication_ref)
             "supportedModalities": list(app.supported_modalities),
             "supportedMessageFormats": list(app.supported_message_formats),
         },
@@ -161,6 +168,7 @@ async def make_me_available(request: Request) -> Response:
         supported_modalities=tuple(modalities) if modalities is not None else None,
         supported_message_formats=tuple(formats) if formats is not None else None,
         audio_preference=doc.text("audioPreference"),
+        phone_number=doc.text("phoneNumber"),
     )
     doc.check()
     await services(request).applications.make_me_available(caller, app.app_id, data)
@@ -183,14 +191,18 @@ async def put_communication(request: Request) -> Response:
     doc = await read_input(request, with_query=False)
     modalities = doc.text_list("supportedModalities")
     formats = doc.text_list("supportedMessageFormats")
-    doc.text("phoneNumber", max_length=100)
-    doc.boolean("publishEndpointLocation")
+    settings: dict[str, object] = {
+        name: doc.boolean(name) if allowed is bool else doc.text(name)
+        for name, allowed in COMMUNICATION_SETTINGS.items()
+    }
+    checked_settings(settings, doc.problems)  # every problem in one answer, types and values
     doc.check()
     updated = await services(request).applications.update_communication(
         caller,
         app.app_id,
         tuple(modalities) if modalities is not None else None,
         tuple(formats) if formats is not None else None,
+        settings,
         parse_if_match(request.headers.get("if-match")),
     )
     resource = represent_communication(Links(request), updated)

@@ -101,6 +101,7 @@ class Renderer:
                 communication_etag=str(snap.get("etag", self.app.communication_etag)),
                 supported_modalities=tuple(snap.get("modalities", ())),
                 supported_message_formats=tuple(snap.get("formats", ("Plain",))),
+                communication_settings=tuple((str(k), v) for k, v in snap.get("settings", ())),
             )
             resource = represent_communication(links, shown)
             return Event(type_, EventLink("communication", resource.href or ""), embedded=resource)
