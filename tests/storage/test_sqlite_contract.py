@@ -21,7 +21,7 @@ from openucwa.domain.ids import ApplicationId, ConferenceIds, MeetingId
 from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.domain.users import User
-from openucwa.services.ports import DuplicateId
+from openucwa.services.ports import DuplicateId, StaleApplication
 from openucwa.storage.sql import SqliteStorage, migrate
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
@@ -226,8 +226,13 @@ async def test_applications_save_touch_delete_list(storage: SqliteStorage) -> No
     await apps.get_or_create(app("2", endpoint="e2"), 10)
     saved = app("1", available=True, sign_in_as="Online", etag="99")
     assert await apps.get("1") == app("1")  # read first: caches must follow
-    await apps.save(saved)
+    await apps.save(saved, app("1").communication_etag)
     assert await apps.get("1") == saved
+    with pytest.raises(StaleApplication):  # not the communication ETag stored now
+        await apps.save(app("1", sign_in_as="Busy"), "stale")
+    with pytest.raises(StaleApplication):  # no such application
+        await apps.save(app("404"), app("404").communication_etag)
+    assert await apps.get("1") == saved and await apps.get("404") is None
     await apps.touch("1", T0 + timedelta(minutes=5))
     await apps.touch("1", T0 + timedelta(minutes=1))  # never backwards
     assert (await apps.get("1")).last_seen == T0 + timedelta(minutes=5)  # type: ignore[union-attr]

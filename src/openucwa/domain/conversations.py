@@ -113,6 +113,7 @@ class ChangeSet:
     events: list[NewEvent] = field(default_factory=list)
     expect_thread_state: dict[str, str] = field(default_factory=dict)
     expect_invitation_state: dict[tuple[str, str], str] = field(default_factory=dict)
+    expect_apps: list[str] = field(default_factory=list)  # applications that must still exist
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ service's (``leave_conversations``, wired by the composition root)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from openucwa.domain.applications import (
 )
 from openucwa.domain.clock import Clock
 from openucwa.domain.errors import (
+    Conflict,
     Forbidden,
     Gone,
     NotFound,
@@ -28,7 +30,9 @@ from openucwa.domain.events import MEDIUM, NewEvent, app_stream
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
 from openucwa.services.event_channel import EventChannel
-from openucwa.services.ports import ApplicationRepository, DuplicateId
+from openucwa.services.ports import ApplicationRepository, DuplicateId, StaleApplication
+
+log = logging.getLogger(__name__)
 
 # last_seen is written at most this often per application (it is not client data).
 TOUCH_EVERY = timedelta(seconds=30)
@@ -132,9 +136,18 @@ class ApplicationService:
         application leaves every conversation (the others get the events of a participant
         leaving), its row goes, and its channel closes (batches and settings forgotten)."""
         self._channel.release(app.app_id)
-        if self._leave is not None:
-            await self._leave(app)
-        deleted = await self._repo.delete(app.app_id)
+        deleted = False
+        for tries_left in reversed(range(3)):
+            if self._leave is not None:
+                try:
+                    await self._leave(app)
+                except Conflict:  # still racing after retries: its rows go with it below
+                    log.warning("application %s left a conversation unended", app.app_id)
+            try:  # an invitation that arrived after leaving is left too, then the delete
+                deleted = await self._repo.delete(app.app_id, only_if_left=tries_left > 0)
+                break
+            except StaleApplication:
+                continue
         await self._channel.close(app.app_id)  # also answers a P-GET parked in the meantime
         self._left.discard(app.app_id)
         return deleted
@@ -146,12 +159,17 @@ class ApplicationService:
             raise Forbidden(
                 "AnonymousNotAllowed", "Anonymous users cannot make themselves available."
             )
-        app = await self.get(caller, app_id)
-        updated = make_available(app, data, self._ids, self._clock.now())
-        events = availability_events(updated)
-        await self._repo.save(updated, events, self._clock.now())
-        self._channel.notify(events)
-        return updated
+        for _ in range(3):  # a PUT of communication meanwhile: apply to what it left
+            app = await self.get(caller, app_id)  # 404 once deleted meanwhile
+            updated = make_available(app, data, self._ids, self._clock.now())
+            events = availability_events(updated)
+            try:
+                await self._repo.save(updated, app.communication_etag, events, self._clock.now())
+            except StaleApplication:
+                continue
+            self._channel.notify(events)
+            return updated
+        raise Conflict("AnotherOperationPending", "The application changed meanwhile; try again.")
 
     async def update_communication(
         self,
@@ -169,7 +187,11 @@ class ApplicationService:
             raise PreconditionFailed()
         updated = update_communication(app, modalities, formats, settings, self._ids)
         events = availability_events(updated)[:1]
-        await self._repo.save(updated, events, self._clock.now())
+        try:
+            await self._repo.save(updated, app.communication_etag, events, self._clock.now())
+        except StaleApplication:  # deleted (404) or changed (412) since the If-Match check
+            await self.get(caller, app_id)
+            raise PreconditionFailed() from None
         self._channel.notify(events)
         return updated
 

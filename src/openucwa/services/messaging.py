@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from openucwa.domain.applications import Application, Lifetime
 from openucwa.domain.clock import Clock
@@ -35,6 +35,7 @@ from openucwa.domain.conversations import (
     INVITATION_TIMEOUT_SECONDS,
     TYPING_SECONDS,
     ChangeSet,
+    CheckedStart,
     Conversation,
     Invitation,
     Message,
@@ -248,6 +249,11 @@ class MessagingService:
 
     async def start(self, caller: Caller, app: Application, data: StartInput) -> Invitation:
         checked = check_start(data, caller.uri)
+        # Tried again when an application it invites was deleted between choosing it and
+        # writing (its rows would ring nobody until the timeout).
+        return await _retried(lambda: self._start(caller, app, checked))
+
+    async def _start(self, caller: Caller, app: Application, checked: CheckedStart) -> Invitation:
         now = self._clock.now()
         me = await self._name(caller.uri)
         thread = Thread(self._ids.short_id(), checked.subject, checked.importance, CONNECTING, now)
@@ -331,6 +337,7 @@ class MessagingService:
         changes.threads.append(thread)
         changes.conversations.append(conv)
         changes.invitations.append(inv)
+        changes.expect_apps.extend([app.app_id, *(t.app_id for t in targets)])
         await self._commit(changes)
         if thread.state == CONNECTING:
             self._unanswered[thread.thread_id] = asyncio.get_running_loop().call_later(
@@ -371,6 +378,9 @@ class MessagingService:
     # -- accept / decline / cancel -------------------------------------------------------
 
     async def accept(self, caller: Caller, app: Application, inv_id: str) -> None:
+        await _retried(lambda: self._accept(caller, app, inv_id))
+
+    async def _accept(self, caller: Caller, app: Application, inv_id: str) -> None:
         inv = await self.invitation(app, inv_id)
         if inv.direction != "Incoming" or inv.state != INV_CONNECTING:
             raise Conflict(message="The invitation was already handled.")
@@ -405,6 +415,9 @@ class MessagingService:
                     ev.invitation(done, "completed", status="Success")
                 ev.messaging(conv)
             elif other.state == INV_CONNECTING:  # the invitee's other endpoints
+                # Still ringing when written: one that declined on its own meanwhile
+                # (_withdraw) must not complete twice (then this accept is tried again).
+                changes.expect_invitation_state[(other.app_id, other.inv_id)] = INV_CONNECTING
                 gone = replace(conv, state=DISCONNECTED, messaging=DISCONNECTED)
                 lost = replace(other, state=INV_CANCELLED)
                 changes.conversations.append(gone)
@@ -494,7 +507,25 @@ class MessagingService:
 
     async def _leave(self, conv: Conversation, by_uri: str) -> None:
         """One application leaves: while the invitation still rings on the invitee's other
-        devices only this one drops out (signing out one device does not answer for all)."""
+        devices only this one drops out (signing out one device does not answer for all).
+        Leaving is done once the conversation has ended, whoever ended it: the other person
+        hanging up, accepting or declining at the same moment is no conflict (a concurrent
+        DELETE of both applications answered 409 and left one of them standing)."""
+        for _ in range(_TRIES):
+            try:
+                await self._leave_once(conv, by_uri)
+                return
+            except Conflict:
+                fresh = await self._repo.conversation(conv.app_id, conv.conv_id)
+                thread = await self._repo.thread(conv.thread_id)
+                if fresh is None or fresh.state == DISCONNECTED:
+                    return
+                if thread is None or thread.state == DISCONNECTED:
+                    return
+                conv = fresh
+        raise Conflict(message="The conversation changed meanwhile; try again.")
+
+    async def _leave_once(self, conv: Conversation, by_uri: str) -> None:
         if conv.state == INCOMING:
             for inv in await self._repo.invitations_of_thread(conv.thread_id):
                 if (
@@ -526,6 +557,15 @@ class MessagingService:
     ) -> None:
         """End an unanswered invitation for everyone (declined, cancelled or timed out);
         ``incoming`` is the state and reason for the invitee's devices when they differ."""
+        await _retried(lambda: self._end_once(thread_id, inv_state, reason, incoming))
+
+    async def _end_once(
+        self,
+        thread_id: str,
+        inv_state: str,
+        reason: dict[str, Any],
+        incoming: tuple[str, dict[str, Any]] | None,
+    ) -> None:
         thread = await self._repo.thread(thread_id)
         if thread is None or thread.state != CONNECTING:
             raise Conflict(message="The invitation was already handled.")
@@ -540,6 +580,7 @@ class MessagingService:
             state, why = (
                 incoming if incoming and inv.direction == "Incoming" else (inv_state, reason)
             )
+            changes.expect_invitation_state[(inv.app_id, inv.inv_id)] = INV_CONNECTING
             done = replace(inv, state=state)
             changes.invitations.append(done)
             ev.invitation(done, "completed", status="Failure", reason=why)
@@ -661,6 +702,23 @@ class MessagingService:
         for key in [k for k in self._typing if k[0] == thread.thread_id]:
             self._typing.pop(key).cancel()
         await self._commit(changes)
+
+
+T = TypeVar("T")
+_TRIES = 4  # an operation that lost a race re-reads and tries again this many times in all
+
+
+async def _retried(attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt`` again from a fresh read while a concurrent change made its write stale
+    (Conflict from the change set's guards); the checks it makes on reading refuse it for good
+    when the race decided against it (say, "already handled")."""
+    for tried in range(1, _TRIES + 1):
+        try:
+            return await attempt()
+        except Conflict:
+            if tried == _TRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _message_body(msg: Message) -> dict[str, Any]:

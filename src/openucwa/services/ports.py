@@ -28,6 +28,11 @@ class DuplicateId(Conflict):
         super().__init__("AlreadyExists", "An id collided; retry.")
 
 
+class StaleApplication(Exception):
+    """The application to save is gone, or changed since it was read (its communication ETag
+    is not the one the caller read): nothing was written."""
+
+
 class UserRepository(Protocol):
     async def get(self, uri: str) -> User | None: ...
     async def add(self, user: User) -> None:
@@ -62,12 +67,22 @@ class ApplicationRepository(Protocol):
         id collision."""
 
     async def save(
-        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+        self,
+        app: Application,
+        read_etag: str,
+        events: Sequence[NewEvent] = (),
+        now: datetime | None = None,
     ) -> None:
-        """Store ``app`` and append ``events`` (stamped ``now``) in one transaction."""
+        """Store ``app`` over the stored one whose communication ETag is ``read_etag`` (the one
+        it was made from), and append ``events`` (stamped ``now``), in one transaction; raise
+        StaleApplication, writing nothing, when there is no such application any more."""
 
     async def touch(self, app_id: str, when: datetime) -> None: ...
-    async def delete(self, app_id: str) -> bool: ...
+    async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
+        """Delete the application and everything of it. ``only_if_left``: raise
+        StaleApplication, deleting nothing, while one of its conversations is not ended (a
+        new one can arrive between leaving them all and the delete)."""
+
     async def list_all(self) -> Sequence[Application]: ...
     async def list_for_owner(self, owner_uri: str) -> Sequence[Application]: ...
 

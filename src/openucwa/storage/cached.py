@@ -65,20 +65,26 @@ class CachedApplications:
         return stored, created
 
     async def save(
-        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+        self,
+        app: Application,
+        read_etag: str,
+        events: Sequence[NewEvent] = (),
+        now: datetime | None = None,
     ) -> None:
         self._cache.drop(app.app_id)
-        await self._inner.save(app, events, now)
-        self._cache.put(app.app_id, app)
+        try:
+            await self._inner.save(app, read_etag, events, now)
+        finally:
+            self._cache.drop(app.app_id)  # read again: touch keeps last_seen the later one
 
     async def touch(self, app_id: str, when: datetime) -> None:
         self._cache.drop(app_id)
         await self._inner.touch(app_id, when)
         self._cache.drop(app_id)
 
-    async def delete(self, app_id: str) -> bool:
+    async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
         self._cache.drop(app_id)
-        deleted = await self._inner.delete(app_id)
+        deleted = await self._inner.delete(app_id, only_if_left)
         self._cache.drop(app_id)
         return deleted
 

@@ -8,7 +8,7 @@ from openucwa.domain.applications import Application
 from openucwa.domain.errors import Gone
 from openucwa.domain.events import NewEvent
 from openucwa.domain.ids import ApplicationId
-from openucwa.services.ports import DuplicateId
+from openucwa.services.ports import DuplicateId, StaleApplication
 from openucwa.storage.sql.conversations import forget_application
 from openucwa.storage.sql.engine import SqliteDatabase
 from openucwa.storage.sql.event_log import append_events, follow
@@ -43,6 +43,18 @@ def _app(row: tuple[object, ...]) -> Application:
         supported_message_formats=tuple(load(str(formats))),
         communication_settings=tuple((str(k), v) for k, v in load(str(settings))),
     )
+
+
+# Every column but app_id, from _values(app)[1:]; last_seen never goes back (touch may have
+# moved it on since the caller read the application).
+_UPDATE = (
+    "UPDATE applications SET "
+    + ", ".join(
+        f"{c} = max(last_seen, ?)" if c == "last_seen" else f"{c} = ?"
+        for c in (c.strip() for c in _COLUMNS.split(",")[1:])
+    )
+    + " WHERE app_id = ? AND communication_etag = ?"
+)
 
 
 def _values(app: Application) -> tuple[object, ...]:
@@ -113,13 +125,18 @@ class SqlApplicationRepository:
         return await self._db.write(run)
 
     async def save(
-        self, app: Application, events: Sequence[NewEvent] = (), now: datetime | None = None
+        self,
+        app: Application,
+        read_etag: str,
+        events: Sequence[NewEvent] = (),
+        now: datetime | None = None,
     ) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"REPLACE INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-                _values(app),
-            )
+            # An UPDATE of the row the caller read, not a REPLACE: a REPLACE brought back an
+            # application deleted meanwhile, and let two PUTs with one If-Match both win.
+            changed = conn.execute(_UPDATE, (*_values(app)[1:], app.app_id, read_etag)).rowcount
+            if not changed:
+                raise StaleApplication()
             append_events(conn, events, now or app.last_seen)
 
         await self._db.write(run)
@@ -133,8 +150,17 @@ class SqlApplicationRepository:
 
         await self._db.write(run)
 
-    async def delete(self, app_id: str) -> bool:
+    async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
+            if (
+                only_if_left
+                and conn.execute(
+                    "SELECT 1 FROM conversations WHERE app_id = ? AND state != 'Disconnected'"
+                    " LIMIT 1",
+                    (app_id,),
+                ).fetchall()
+            ):
+                raise StaleApplication()
             conn.execute("DELETE FROM event_batches WHERE app_id = ?", (app_id,))
             conn.execute("DELETE FROM event_follows WHERE app_id = ?", (app_id,))
             forget_application(conn, app_id)

@@ -170,6 +170,11 @@ class SqlConversationRepository:
                 ).fetchall()
                 if not row or row[0][0] != state:
                     raise Conflict(message="The invitation was already handled.")
+            for app_id in changes.expect_apps:
+                if not conn.execute(
+                    "SELECT 1 FROM applications WHERE app_id = ?", (app_id,)
+                ).fetchall():
+                    raise Conflict(message="An application taking part is gone.")
             for t in changes.threads:
                 conn.execute(
                     f"REPLACE INTO threads ({_THREAD}) VALUES (?, ?, ?, ?, ?)",
