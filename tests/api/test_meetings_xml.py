@@ -182,8 +182,12 @@ async def test_validation_errors_are_xml_reasons(
         b"<foo xmlns='" + NS.encode() + b"'/>",
         b'<?xml version="1.0"?><!DOCTYPE input [<!ENTITY a "aaaa">]>'
         b"<input xmlns='" + NS.encode() + b"'><property name='subject'>&a;</property></input>",
+        b"<input xmlns='" + NS.encode() + b"'><property name='subject'>head<b>x</b>tail"
+        b"</property></input>",
+        b"<input xmlns='" + NS.encode() + b"'><propertyList name='attendees'>"
+        b"<item>sip:a@contoso.com<i/></item></propertyList></input>",
     ],
-    ids=["malformed", "foreign-root", "entity"],
+    ids=["malformed", "foreign-root", "entity", "mixed-content", "mixed-item"],
 )
 async def test_unreadable_xml_is_a_bad_request(helpers: Helpers, body: bytes) -> None:
     bill = await helpers.session("bill")

@@ -199,6 +199,14 @@ def _parse(body: bytes, charset: str | None) -> Element:
     return root
 
 
+def _text_only(element: Element, name: str) -> str:
+    """A property's value is text: one holding elements (``head<b>x</b>tail``) is refused, as
+    reading its text alone kept "head" and dropped the rest without a word."""
+    if len(element):
+        raise _malformed(f"the value of {name!r} holds elements; it must be text")
+    return element.text or ""
+
+
 def from_xml(body: bytes, charset: str | None = None) -> InputDoc:
     """``charset``: the Content-Type's charset parameter, if it named one."""
     doc = InputDoc(textual=True)
@@ -221,9 +229,10 @@ def from_xml(body: bytes, charset: str | None = None) -> InputDoc:
         kind = _local(child.tag)
         name = child.get("name") or ""
         if kind == "property" and name:
-            doc.put(name, child.text or "")
+            doc.put(name, _text_only(child, name))
         elif kind == "propertyList" and name:
-            doc.put(name, [item.text or "" for item in child if _local(item.tag) == "item"])
+            items = [_text_only(item, name) for item in child if _local(item.tag) == "item"]
+            doc.put(name, items)
         elif kind == "link":
             rel, href = child.get("rel"), child.get("href")
             if rel and href:
