@@ -395,6 +395,24 @@ async def test_delete_honours_if_match_when_given(helpers: Helpers) -> None:
             assert still.status_code == 200
 
 
+async def test_a_long_list_is_whole_and_in_order(helpers: Helpers) -> None:
+    """From 64 meetings the list is built off the event loop, and read 32 at a time: the
+    answer is the same, in creation order, in JSON, XML and gzip."""
+    bill = await helpers.session("bill")
+    subjects = [f"meeting {i:03d}" for i in range(70)]
+    for subject in subjects:
+        await created(helpers, bill, {"subject": subject})
+    url = bill.link("onlineMeetings", "myOnlineMeetings")
+    body = (await helpers.client.get(url, headers=bill.headers)).json()
+    assert [m["subject"] for m in body["_embedded"]["myOnlineMeeting"]] == subjects
+    assert len(body["_embedded"]["myAssignedOnlineMeeting"]) == 1
+    xml = await helpers.client.get(url, headers={**bill.headers, "Accept": "application/xml"})
+    assert xml.status_code == 200 and xml.content.count(b'rel="myOnlineMeeting"') == 70
+    zipped = await helpers.client.get(url, headers={**bill.headers, "Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json() == body  # httpx decompresses
+
+
 async def test_no_scheduled_meetings_is_an_empty_array(helpers: Helpers) -> None:
     """CLIENT-COMPAT: clients read ``_embedded.myOnlineMeeting[]`` without a guard, also after
     deleting their last meeting."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,8 +47,14 @@ class EncodedResponse(Response):
 
 
 def _finish(
-    request: Request, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
+    request: Request,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str],
+    gzipped: bool = False,
 ) -> Response:
+    """``gzipped``: ``body`` is compressed already (render_off_loop decided and did it)."""
     raw = [*_COMMON_RAW]
     for name, value in headers.items():
         raw.append((_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")))
@@ -55,8 +63,10 @@ def _finish(
         # JSON or XML by Accept, gzip or not by Accept-Encoding: whatever this one got, a cache
         # must not hand it to a client that asked otherwise (one ETag covers every form).
         raw.append(_VARY)
-        if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+        if not gzipped and body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
             body = gzip.compress(body, compresslevel=5)
+            gzipped = True
+        if gzipped:
             raw.append((b"content-encoding", b"gzip"))
     raw.append((b"content-length", b"%d" % len(body)))
     raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
@@ -119,6 +129,28 @@ def render(
         body = codec.encode(resource() if callable(resource) else resource)
         ENCODED.put(key, body)
     return _finish(request, status, body, negotiated.content_type, extra)
+
+
+# Large representations are built, encoded and compressed here, one at a time, instead of on
+# the event loop: a list of 1000 meetings of 1000 attendees each (within every limit) took 9 s
+# to build and encode, and every other request waited for it (bench/README.md). On this thread
+# the loop still gets its turns (the GIL changes hands every few milliseconds).
+_LARGE = ThreadPoolExecutor(1, thread_name_prefix="render")
+
+
+async def render_off_loop(request: Request, build: Callable[[], Resource]) -> Response:
+    """``render`` (status 200, no ETag, no cache) of a resource too large to build on the loop."""
+    negotiated = negotiate(request.headers.get("accept"))
+    codec = json_codec if negotiated.format == "json" else xml_codec
+    method = request.method
+    gzip_it = (method == "GET" or method == "HEAD") and _wants_gzip(request)
+
+    def encode() -> bytes:
+        body = codec.encode(build())
+        return gzip.compress(body, compresslevel=5) if gzip_it and body else body
+
+    body = await asyncio.get_running_loop().run_in_executor(_LARGE, encode)
+    return _finish(request, 200, body, negotiated.content_type, {}, gzipped=gzip_it and bool(body))
 
 
 class EncodedCache:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 
@@ -54,6 +55,9 @@ def _values(m: OnlineMeeting) -> tuple[object, ...]:
 _INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 18)})"
 _TAKE_NUMBERS = "UPDATE sequences SET value = value + ? WHERE name = 'conference' RETURNING value"
 _KEY = "SELECT value FROM secrets WHERE name = 'conference_ids'"
+
+
+LIST_PAGE = 32  # meetings read per turn of the event loop (list_for)
 
 
 class SqlMeetingRepository:
@@ -122,11 +126,22 @@ class SqlMeetingRepository:
         return self._meeting(row) if row else None
 
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
-        rows = self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM meetings WHERE organizer_uri = ? ORDER BY rowid",
-            (organizer_uri,),
-        )
-        return [self._meeting(r) for r in rows]
+        """Read LIST_PAGE meetings at a time, letting the event loop serve others in between:
+        1000 meetings of 1000 attendees each took ~0.45 s to read, and four such lists at
+        once held every other request for seconds."""
+        meetings: list[OnlineMeeting] = []
+        after = 0
+        while True:
+            rows = self._db.fetch_all(
+                f"SELECT rowid, {_COLUMNS} FROM meetings WHERE organizer_uri = ? AND rowid > ?"
+                " ORDER BY rowid LIMIT ?",
+                (organizer_uri, after, LIST_PAGE),
+            )
+            meetings.extend(self._meeting(r[1:]) for r in rows)
+            if len(rows) < LIST_PAGE:
+                return meetings
+            after = int(rows[-1][0])
+            await asyncio.sleep(0)
 
     async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None:
         row = self._db.fetch_one(

@@ -23,7 +23,7 @@ from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
 from openucwa.web.resources.extensions import represent_extension
-from openucwa.web.respond import empty, parse_if_match, render
+from openucwa.web.respond import empty, parse_if_match, render, render_off_loop
 
 
 def meeting_input(doc: InputDoc) -> MeetingInput:
@@ -149,28 +149,38 @@ def represent_meeting(links: Links, app_id: str, meeting: OnlineMeeting, meet_ur
     )
 
 
+# From this many meetings a list is built and encoded off the event loop (web/respond.py).
+LIST_OFF_LOOP_AT = 64
+
+
 async def list_meetings(request: Request) -> Response:
     caller, app = await application_of(request, scopes.MEETINGS_READWRITE)
     svc = services(request)
     links = Links(request)
     meet_url = svc.edge.meet_url
-    assigned: list[Resource | Resource] = []
-    scheduled: list[Resource] = []
-    for meeting in await svc.meetings.list(caller.uri):
-        resource = represent_meeting(links, app.app_id, meeting, meet_url)
-        (assigned if meeting.online_meeting_rel == ASSIGNED else scheduled).append(resource)
-    # Both keys always, as arrays (CLIENT-COMPAT: clients read _embedded.myOnlineMeeting[]
-    # without a guard; PayloadFormat: a rel that can repeat is an array). XML shows none.
-    embedded: dict[str, Resource | list[Resource]] = {
-        "myAssignedOnlineMeeting": assigned,
-        "myOnlineMeeting": scheduled,
-    }
-    resource = Resource(
-        "myOnlineMeetings",
-        href=links.app_child("my_online_meetings", app.app_id),
-        embedded=embedded,
-    )
-    return render(request, resource)
+    meetings = await svc.meetings.list(caller.uri)
+
+    def build() -> Resource:
+        assigned: list[Resource] = []
+        scheduled: list[Resource] = []
+        for meeting in meetings:
+            resource = represent_meeting(links, app.app_id, meeting, meet_url)
+            (assigned if meeting.online_meeting_rel == ASSIGNED else scheduled).append(resource)
+        # Both keys always, as arrays (CLIENT-COMPAT: clients read _embedded.myOnlineMeeting[]
+        # without a guard; PayloadFormat: a rel that can repeat is an array). XML shows none.
+        embedded: dict[str, Resource | list[Resource]] = {
+            "myAssignedOnlineMeeting": assigned,
+            "myOnlineMeeting": scheduled,
+        }
+        return Resource(
+            "myOnlineMeetings",
+            href=links.app_child("my_online_meetings", app.app_id),
+            embedded=embedded,
+        )
+
+    if len(meetings) >= LIST_OFF_LOOP_AT:
+        return await render_off_loop(request, build)
+    return render(request, build())
 
 
 async def create_meeting(request: Request) -> Response:
