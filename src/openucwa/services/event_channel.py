@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openucwa.domain.clock import Clock
@@ -43,6 +44,7 @@ class _Parked:
     replaced: bool = False
     gone: bool = False
     releasing: bool = False  # decided to answer; its batch is being recorded
+    abandoned: bool = False  # its client hung up: nobody to answer
     recorded: asyncio.Event | None = None  # made only when a retransmission has to wait
 
 
@@ -109,7 +111,11 @@ class EventChannel:
         medium: float | None = None,
         timeout: float | None = None,
         priority: int | None = None,
+        on_park: Callable[[Callable[[], None]], None] | None = None,
     ) -> PollResult:
+        """``on_park``: given, once this P-GET is held, the function that abandons it (its
+        client hung up): the hold ends at once and no longer holds the channel. Without it a
+        dead P-GET at a higher priority refused the client's next one for the whole hold."""
         first, last = await self._log.batches(app_id)
         next_ack = last.ack + 1 if last else 1
         oldest = first.ack if first else next_ack
@@ -135,12 +141,14 @@ class EventChannel:
             if current.recorded is None:
                 current.recorded = asyncio.Event()
             await current.recorded.wait()
-            return await self.poll(app_id, asked, low, medium, timeout, priority)
+            return await self.poll(app_id, asked, low, medium, timeout, priority, on_park)
         settings = poll_settings(
             low, medium, timeout, priority, self._settings.get(app_id, PollSettings())
         )
         parked = self._park(app_id, settings.priority)  # 409 for a lower priority: first
         self._settings[app_id] = settings  # remembered only once this P-GET is the one held
+        if on_park is not None:
+            on_park(lambda: self._abandon(app_id, parked))
         after = last.upto if last else 0
         try:
             if lost is None:
@@ -196,6 +204,14 @@ class EventChannel:
             size += event.size
         return events, upto
 
+    def _abandon(self, app_id: str, parked: _Parked) -> None:
+        if parked.releasing:  # already answering: its batch is recorded for a retransmission
+            return
+        parked.abandoned = True
+        if self._parked.get(app_id) is parked:
+            del self._parked[app_id]
+        parked.wake.set()
+
     def _park(self, app_id: str, priority: int) -> _Parked:
         current = self._parked.get(app_id)
         if current is not None:
@@ -223,6 +239,8 @@ class EventChannel:
                     raise NotFound("ApplicationNotFound", "The application was deleted.")
                 if parked.replaced:
                     raise Conflict("PGetReplaced", "This pending GET was replaced by a newer one.")
+                if parked.abandoned:  # the answer goes nowhere; no batch is recorded for it
+                    raise Conflict("PGetReplaced", "The client of this pending GET went away.")
                 now = self._clock.now()
                 deadline = release_deadline(events, settings, now, self.max_wait)
                 remaining = hold_until - loop.time()

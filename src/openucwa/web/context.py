@@ -48,3 +48,6 @@ def services(request: Request) -> Services:
 
 
 SCOPE_KEY = "openucwa.services"
+# A list in a request's ASGI scope of what to call if its connection is lost before it is
+# answered (web/http_protocol.py calls them; the event channel's held P-GETs register).
+ON_CLOSE = "openucwa.on_close"

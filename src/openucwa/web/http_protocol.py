@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from openucwa.representation import json_codec
 from openucwa.representation.media_types import JSON
 from openucwa.representation.resource import ErrorBody
+from openucwa.web.context import ON_CLOSE
 from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
@@ -162,6 +164,11 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            hooks: list[Callable[[], None]] = cycle.scope.get(ON_CLOSE, [])  # type: ignore[assignment]
+            for hook in hooks:  # a held P-GET nobody waits for any more
+                hook()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

@@ -16,7 +16,7 @@ from openucwa.representation import json_codec, xml_codec
 from openucwa.representation.media_types import negotiate
 from openucwa.representation.resource import ErrorBody, Event, EventBatch, EventLink, Sender
 from openucwa.services.event_channel import PollResult
-from openucwa.web.context import services
+from openucwa.web.context import ON_CLOSE, services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
 from openucwa.web.resources import conversation_views as views
@@ -236,6 +236,8 @@ async def get_events(request: Request) -> Response:
         medium=numbers["medium"],
         timeout=numbers["timeout"],
         priority=int(priority) if priority is not None else None,
+        # If the connection is lost while held, the hold ends (web/http_protocol.py).
+        on_park=lambda abandon: request.scope.setdefault(ON_CLOSE, []).append(abandon),
     )
     await svc.applications.held(app.app_id)  # the end of a hold is activity (spec §2.3.3)
     return await render_batch(request, app, result)
