@@ -6,6 +6,7 @@ conversation still works. Spec: UCWA-MEETINGS.md §2.0.4, §2.11, §4.5, §4.6, 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -252,6 +253,8 @@ async def test_oversized_message(helpers: Helpers) -> None:
     [
         (b"\xff\xfe\xfd", "text/plain", 400, "BadRequest"),
         (b"caf\xe9", "text/plain; charset=UTF-8", 400, "BadRequest"),
+        (b"hi", "text/plain; charset=no-such-charset", 400, "BadRequest"),
+        (b"6869", "text/plain; charset=hex", 400, "BadRequest"),
         (b"", "text/plain", 400, "BadRequest"),
         (b'{"message": "hi"}', "application/json", 415, "UnsupportedMediaType"),
         (b"<input/>", "application/xml", 415, "UnsupportedMediaType"),
@@ -265,6 +268,29 @@ async def test_bad_message_bodies(
     assert_error(response, status, code)
     assert len(await history(helpers, pair)) == 1
     await still_works(helpers, pair)
+
+
+@pytest.mark.parametrize(
+    ("content", "charset"),
+    [
+        ("café".encode("iso-8859-1"), "iso-8859-1"),
+        ("café ☕".encode("utf-16"), "utf-16"),
+        ("café".encode("cp1252"), '"windows-1252"'),
+    ],
+)
+async def test_a_message_is_read_in_its_charset(
+    helpers: Helpers, content: bytes, charset: str
+) -> None:
+    """As XML bodies are: the Content-Type's charset, UTF-8 when it names none."""
+    pair = await connected(helpers)
+    sent = await send(helpers, pair.alice, content, f"text/plain; charset={charset}")
+    assert sent.status_code == 201, sent.text
+    (message,) = await received(pair.bill)
+    assert message["_links"]["plainMessage"]["href"].startswith("data:text/plain")
+    assert "caf" in unquote_plus(message["_links"]["plainMessage"]["href"])
+    assert unquote_plus(message["_links"]["plainMessage"]["href"]).endswith(
+        content.decode(charset.strip('"'))
+    )
 
 
 async def test_operation_id_too_long_on_send(helpers: Helpers) -> None:

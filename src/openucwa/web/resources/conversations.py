@@ -4,6 +4,7 @@ stopMessaging, setIsTyping, typingParticipants (spec §2.7.2, §2.9.1, §2.10, �
 
 from __future__ import annotations
 
+import codecs
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from openucwa.domain.applications import Application
 from openucwa.domain.conversations import CONNECTED, Conversation
 from openucwa.domain.errors import BadRequest, NotFound, UnsupportedMediaType
 from openucwa.domain.users import Caller, parse_sip_uri
+from openucwa.representation.media_types import charset_of
 from openucwa.representation.resource import Link, Resource
 from openucwa.services.messaging import conv_snapshot
 from openucwa.web.body import read_body
@@ -156,6 +158,20 @@ async def get_message(request: Request) -> Response:
     return render(request, resource)
 
 
+def _message_text(body: bytes, charset: str | None) -> str:
+    """The body in its Content-Type's charset (UTF-8 when it names none), as XML bodies are."""
+    name = charset or "utf-8"
+    try:
+        if not codecs.lookup(name)._is_text_encoding:  # "hex", "zlib": not a charset
+            raise LookupError(name)
+    except LookupError:
+        raise BadRequest("DeserializationFailure", f"Unknown charset {name[:40]!r}.") from None
+    try:
+        return body.decode(name)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("DeserializationFailure", f"The message is not {name[:40]}.") from None
+
+
 async def send_message(request: Request) -> Response:
     """sendMessage: ``text/plain`` or ``text/html`` body; also a reply POSTed to a message."""
     caller, app, conv = await _conversation(request)
@@ -165,10 +181,7 @@ async def send_message(request: Request) -> Response:
     if content_type.lower() not in ("text/plain", "text/html"):
         raise UnsupportedMediaType("UnsupportedMediaType", "Send text/plain or text/html.")
     body = await read_body(request)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("DeserializationFailure", "The message is not UTF-8.") from None
+    text = _message_text(body, charset_of(request.headers.get("content-type")))
     if not text:
         raise BadRequest("ParameterValidationFailure", "The message is empty.")
     operation_id = next(
