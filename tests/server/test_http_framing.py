@@ -248,6 +248,21 @@ def test_an_upgrade_request_is_answered_as_plain_http(servers: Servers) -> None:
     assert "user" in json.loads(body)["_links"]
 
 
+def test_upgrade_requests_do_not_flood_the_log(servers: Servers) -> None:
+    """uvicorn logs two warnings per upgrade request it cannot honour: 30 of them, anyone's,
+    wrote 60 lines. Now one line says how many there were (at most one per 10 s)."""
+    server = servers.start()
+    for _ in range(30):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+            )
+            assert read_response(sock)[0] == "HTTP/1.1 200 OK"
+    log = server.output()
+    assert "No supported WebSocket library" not in log
+    assert log.count("unsupported upgrade") == 1, log
+
+
 def test_a_body_slower_than_its_timeout_is_answered_408_and_logged_without_a_traceback(
     servers: Servers,
 ) -> None:

@@ -92,23 +92,27 @@ _TOO_MANY = _refusal(
 OVER_CAP_GRACE = 1.0  # seconds an over-the-cap connection may take to start its request
 
 
-class _CapLog:
-    """One warning per CAP_LOG_EVERY seconds while connections are refused, with the count:
-    a flood of connections must not flood the log too."""
+class _RateLog:
+    """One warning per LOG_EVERY seconds for a kind of refusal, with how many there were: a
+    flood of connections or of upgrade requests must not flood the log too."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what  # "%d ..." with the count first
         self.last = float("-inf")
         self.unlogged = 0
 
-    def refused(self, logger: logging.Logger, cap: int, now: float) -> None:
+    def note(self, logger: logging.Logger, now: float, *args: object) -> None:
         self.unlogged += 1
-        if now - self.last >= CAP_LOG_EVERY:
-            logger.warning("%d connection(s) over the cap of %d refused.", self.unlogged, cap)
+        if now - self.last >= LOG_EVERY:
+            logger.warning(self.what, self.unlogged, *args)
             self.last, self.unlogged = now, 0
 
 
-CAP_LOG_EVERY = 10.0
-_CAP_LOG = _CapLog()
+LOG_EVERY = 10.0
+_CAP_LOG = _RateLog("%d connection(s) over the cap of %d refused.")
+# uvicorn logs two warnings for every request with an Upgrade (or CONNECT) it cannot honour;
+# anyone could write them to the log at will. They are answered as plain HTTP all the same.
+_UPGRADE_LOG = _RateLog("%d request(s) asking for an unsupported upgrade answered as plain HTTP.")
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
@@ -157,7 +161,7 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         cap = self.max_connections
         if cap is not None and len(self.connections) > cap:  # this one included
             self._over_cap = True
-            _CAP_LOG.refused(self.logger, cap, self.loop.time())
+            _CAP_LOG.note(self.logger, self.loop.time(), cap)
             self._time("cap", OVER_CAP_GRACE)
             return
         self._time("head", self.head_timeout)
@@ -231,6 +235,9 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
         elif self._timing == "body" and _reading_body(self.cycle):
             self.logger.warning("Request body not complete after %g s.", self.body_timeout)
             self._refuse(self._body_late)  # the endpoint waiting for it sees a disconnect
+
+    def _unsupported_upgrade_warning(self) -> None:
+        _UPGRADE_LOG.note(self.logger, self.loop.time())
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(_UNPARSABLE)
