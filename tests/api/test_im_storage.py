@@ -14,7 +14,7 @@ from openucwa.services.housekeeping import run_once
 from openucwa.storage.sql import migrate
 from tests.api.im_support import Pair, connected, href, send
 from tests.conftest import Helpers
-from tests.storage.test_migrations import migrate_up_to
+from tests.storage.test_migrations import insert_application, migrate_up_to
 
 TABLES = ("threads", "conversations", "invitations", "messages")
 
@@ -74,12 +74,7 @@ def test_migration_0009_removes_what_deleted_applications_left(tmp_path: Path) -
     migrate_up_to(path, "0008_event_trims")
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute(
-            "INSERT INTO applications (app_id, owner_uri, endpoint_id, instance_id, culture,"
-            " user_agent, type, etag, communication_etag, communication_put_guid, created_at,"
-            " last_seen) VALUES ('live', 'sip:a@contoso.com', 'e', 'i', 'en-US', 'ua', 'Browser',"
-            " '1', '1', 'g', 0, 0)"
-        )
+        insert_application(conn, "live")
         for app, conv, thread in (("live", "c1", "t-live"), ("gone", "c2", "t-live")):
             conn.execute(
                 "INSERT INTO conversations VALUES (?, ?, ?, 'sip:a@contoso.com', 'Disconnected',"

@@ -5,7 +5,6 @@ connections, and past the open-file limit (often 1024) the server accepted nobod
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import Servers
-from tests.server.test_http_framing import read_response
+from tests.server.test_http_framing import read_response, read_until_closed
 
 pytestmark = pytest.mark.server
 
@@ -29,14 +28,6 @@ def served(port: int) -> socket.socket:
     return sock
 
 
-def until_closed(sock: socket.socket) -> bytes:
-    answer = b""
-    with contextlib.suppress(ConnectionError):
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
-
-
 def test_a_connection_over_the_cap_is_refused_and_the_server_carries_on(
     servers: Servers,
 ) -> None:
@@ -46,7 +37,7 @@ def test_a_connection_over_the_cap_is_refused_and_the_server_carries_on(
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as extra:
             extra.sendall(GET)
-            answer = until_closed(extra)
+            answer = read_until_closed(extra)
         head, _, body = answer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
@@ -64,7 +55,7 @@ def test_a_connection_over_the_cap_is_refused_and_the_server_carries_on(
         # One over the cap that says nothing is closed after a second, unanswered.
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent:
             started = time.monotonic()
-            assert until_closed(silent) == b""
+            assert read_until_closed(silent) == b""
             assert time.monotonic() - started < 5
     finally:
         held.pop().close()
@@ -102,7 +93,7 @@ def test_a_hard_limit_below_the_cap_lowers_the_cap_and_says_so(servers: Servers)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as extra:
             extra.sendall(GET)
-            assert until_closed(extra).startswith(b"HTTP/1.1 503 ")
+            assert read_until_closed(extra).startswith(b"HTTP/1.1 503 ")
     finally:
         for sock in held:
             sock.close()

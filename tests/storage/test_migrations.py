@@ -95,6 +95,17 @@ def test_every_database_gets_its_own_conference_key(tmp_path: Path) -> None:
     assert keys[0] != keys[1]
 
 
+def insert_application(conn: sqlite3.Connection, app_id: str) -> None:
+    """An application row as migrations 0001-0009 knew it."""
+    conn.execute(
+        "INSERT INTO applications (app_id, owner_uri, endpoint_id, instance_id, culture,"
+        " user_agent, type, etag, communication_etag, communication_put_guid, created_at,"
+        " last_seen) VALUES (?, 'sip:a@contoso.com', 'e', '', 'en-US', 'ua', 'Browser',"
+        " '1', '2', 'g', 0, 0)",
+        (app_id,),
+    )
+
+
 async def test_0010_gives_existing_applications_no_communication_settings(
     tmp_path: Path,
 ) -> None:
@@ -102,12 +113,7 @@ async def test_0010_gives_existing_applications_no_communication_settings(
     migrate_up_to(path, "0009_forget_ended_conversations")
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute(
-            "INSERT INTO applications (app_id, owner_uri, endpoint_id, instance_id, culture,"
-            " user_agent, type, etag, communication_etag, communication_put_guid, created_at,"
-            " last_seen) VALUES ('a1', 'sip:a@contoso.com', 'e', '', 'en-US', 'ua', 'Browser',"
-            " '1', '2', 'g', 0, 0)"
-        )
+        insert_application(conn, "a1")
     conn.close()
     assert migrate(f"sqlite:///{path}") == ["0010_communication_settings"]
     storage = SqliteStorage(f"sqlite:///{path}")
