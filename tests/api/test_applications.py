@@ -583,3 +583,39 @@ async def test_expired_application_revived_by_same_endpoint(
     response = await create(client, bill.token, "endpoint-1")
     fresh = assert_application(response, status=201)
     assert (await client.get(fresh["_links"]["self"]["href"], headers=bill.headers)).is_success
+
+
+async def test_options_on_applications_describes_the_post(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    """applications_ref documents OPTIONS with a metadata body; the spec's E18 implements it
+    there only (405 elsewhere)."""
+    token = await helpers.token("bill")
+    auth = {"Authorization": f"Bearer {token}"}
+    answer = await client.options("/ucwa/oauth/v1/applications", headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    (post,) = answer.json()["metadata"]
+    assert post["httpMethod"] == "POST"
+    names = {p["name"]: p["supportedValues"] for p in post["parameters"]}
+    assert names == {
+        "culture": [],
+        "endpointId": [],
+        "instanceId": [],
+        "type": ["Browser"],
+        "userAgent": [],
+    }
+    xml = await client.options(
+        "/ucwa/oauth/v1/applications", headers={**auth, "Accept": "application/xml"}
+    )
+    root = ET.fromstring(xml.content)
+    assert root.tag == "optionsMetadata"
+    assert root.findtext("metadata/httpMethodMetadata/httpMethod") == "POST"
+    values = root.findall("metadata/httpMethodMetadata/parameters/parameter")
+    assert [p.findtext("name") for p in values][3] == "type"
+    assert [v.text for v in values[3].findall("supportedValues/value")] == ["Browser"]
+    unsigned = await client.options("/ucwa/oauth/v1/applications")
+    assert unsigned.status_code == 401
+    bill = await helpers.session("bill")
+    elsewhere = await client.options(bill.app_href, headers=bill.headers)
+    assert elsewhere.status_code == 405

@@ -15,6 +15,7 @@ from openucwa.representation.resource import (
     EventBatch,
     EventLink,
     Link,
+    OptionsMetadata,
     Resource,
     Value,
 )
@@ -163,3 +164,21 @@ def encode_events(batch: EventBatch) -> bytes:
 
 def encode_plain(tree: dict[str, Any]) -> bytes:
     return orjson.dumps(tree)
+
+
+def encode_options(meta: OptionsMetadata) -> bytes:
+    """``{"metadata":[{"httpMethod":…,"parameters":[{"name":…,"supportedValues":[…]}]}]}``."""
+    return orjson.dumps(
+        {
+            "metadata": [
+                {
+                    "httpMethod": m.http_method,
+                    "parameters": [
+                        {"name": name, "supportedValues": list(values)}
+                        for name, values in m.parameters
+                    ],
+                }
+                for m in meta.methods
+            ]
+        }
+    )

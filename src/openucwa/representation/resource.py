@@ -81,3 +81,17 @@ class EventBatch:
     continuation: str
     continuation_href: str
     senders: list[Sender] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodMetadata:
+    """One method of an OPTIONS answer (applications_ref): its input parameters, each with the
+    values it takes (empty: any)."""
+
+    http_method: str
+    parameters: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsMetadata:
+    methods: tuple[MethodMetadata, ...]

@@ -19,6 +19,7 @@ from openucwa.representation.resource import (
     EventBatch,
     EventLink,
     Link,
+    OptionsMetadata,
     Resource,
     Value,
 )
@@ -152,4 +153,23 @@ def encode_events(batch: EventBatch) -> bytes:
                 _event(out, event)
             out.append("</sender>")
     out.append("</events>")
+    return "".join(out).encode("utf-8")
+
+
+def encode_options(meta: OptionsMetadata) -> bytes:
+    """``<optionsMetadata>`` as applications_ref shows it (no UCWA namespace)."""
+    out = [
+        _DECLARATION,
+        '<optionsMetadata xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><metadata>',
+    ]
+    for method in meta.methods:
+        out.append(f"<httpMethodMetadata><httpMethod>{_text(method.http_method)}</httpMethod>")
+        out.append("<parameters>")
+        for name, values in method.parameters:
+            out.append(f"<parameter><name>{_text(name)}</name><supportedValues>")
+            out.extend(f"<value>{_text(v)}</value>" for v in values)
+            out.append("</supportedValues></parameter>")
+        out.append("</parameters></httpMethodMetadata>")
+    out.append("</metadata></optionsMetadata>")
     return "".join(out).encode("utf-8")

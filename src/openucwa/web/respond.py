@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from openucwa.representation import json_codec, media_types, xml_codec
 from openucwa.representation.media_types import JSON, VND_JSON, VND_XML, XML, negotiate
-from openucwa.representation.resource import ErrorBody, Resource
+from openucwa.representation.resource import ErrorBody, OptionsMetadata, Resource
 
 COMMON_HEADERS = {
     "Cache-Control": "no-cache",
@@ -194,6 +194,13 @@ class EncodedCache:
 
 _ENTRY_OVERHEAD = 512  # the key tuple, its strings and the dict slot, roughly
 ENCODED = EncodedCache(budget=32 * 1024 * 1024, max_body=64 * 1024)
+
+
+def render_options(request: Request, meta: OptionsMetadata) -> Response:
+    """An OPTIONS answer (applications_ref) in the negotiated format."""
+    negotiated = negotiate(request.headers.get("accept"))
+    codec = json_codec if negotiated.format == "json" else xml_codec
+    return _finish(request, 200, codec.encode_options(meta), negotiated.content_type, {})
 
 
 def render_error(

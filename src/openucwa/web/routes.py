@@ -117,6 +117,12 @@ ROUTES = [
     Route(
         "/ucwa/oauth/v1/applications", app.create_application, methods=["POST"], name="applications"
     ),
+    Route(
+        "/ucwa/oauth/v1/applications",
+        app.options_applications,
+        methods=["OPTIONS"],
+        name="applications_options",
+    ),
     Route(APP, app.get_application, methods=["GET"], name="application"),
     Route(APP, app.delete_application, methods=["DELETE"], name="application_delete"),
     without_head(Route(APP + "/events", events.get_events, methods=["GET"], name="events")),

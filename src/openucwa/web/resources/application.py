@@ -17,13 +17,13 @@ from openucwa.domain.applications import (
 )
 from openucwa.domain.errors import NotFound
 from openucwa.domain.users import User, parse_sip_uri
-from openucwa.representation.resource import Link, Resource
+from openucwa.representation.resource import Link, MethodMetadata, OptionsMetadata, Resource
 from openucwa.web.body import read_body, read_input
 from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
 from openucwa.web.resources.online_meetings import represent_dashboard
-from openucwa.web.respond import empty, parse_if_match, render
+from openucwa.web.respond import empty, parse_if_match, render, render_options
 from openucwa.web.security import authenticate
 
 PEOPLE_LINKS = (
@@ -138,6 +138,28 @@ async def create_application(request: Request) -> Response:
     resource = await represent_application(request, app, user)
     headers = {"Location": resource.href or ""}
     return render(request, resource, 201 if created else 200, etag=app.etag, headers=headers)
+
+
+# What POST applications takes (applications_ref OPTIONS; E18: OPTIONS only here).
+APPLICATIONS_OPTIONS = OptionsMetadata(
+    (
+        MethodMetadata(
+            "POST",
+            (
+                ("culture", ()),
+                ("endpointId", ()),
+                ("instanceId", ()),
+                ("type", ("Browser",)),
+                ("userAgent", ()),
+            ),
+        ),
+    )
+)
+
+
+async def options_applications(request: Request) -> Response:
+    await authenticate(request)
+    return render_options(request, APPLICATIONS_OPTIONS)
 
 
 async def get_application(request: Request) -> Response:
