@@ -429,6 +429,12 @@ async def test_a_batch_larger_than_the_body_limit_is_413(helpers: Helpers) -> No
             b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
             id="header without colon",
         ),
+        pytest.param(
+            b"Content-Type: application/http; msgtype=request\r\n\r\n"
+            b"GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+            b"GET /y HTTP/1.1\r\nHost: a\r\n\r\n",
+            id="a second request after the first",
+        ),
     ],
 )
 async def test_a_malformed_part_answers_400_and_the_others_run(

@@ -185,7 +185,8 @@ def _parse_request(raw: bytes) -> PartRequest | None:
 
     The line end before the next boundary belongs to the delimiter, so a body-less request often
     arrives without its closing blank line: one is supplied. A body sent without Content-Length
-    (h11 would read none) is taken to be the rest of the part, less its trailing line ends."""
+    (h11 would read none) is taken to be the rest of the part, less its trailing line ends; with
+    a length, bytes past it make the part malformed (they were dropped without a word)."""
     data = raw.lstrip(b"\r\n")
     if b"\r\n\r\n" not in data and b"\n\n" not in data:
         data = data.rstrip(b"\r\n") + b"\r\n\r\n"
@@ -210,9 +211,11 @@ def _parse_request(raw: bytes) -> PartRequest | None:
         return None
     headers = [(bytes(name), bytes(value)) for name, value in request.headers]
     names = {name for name, _ in headers}
+    rest, _ = connection.trailing_data
     if b"content-length" not in names and b"transfer-encoding" not in names:
-        rest, _ = connection.trailing_data
         chunks = [rest.rstrip(b"\r\n")]
+    elif rest.strip(b"\r\n"):  # bytes past the framed body (a second request): not one request
+        return None
     method = request.method.decode("ascii")
     body = b"".join(chunks)
     pseudo = [value for name, value in headers if name == b"data"]
