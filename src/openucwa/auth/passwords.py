@@ -26,12 +26,9 @@ class Passwords:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    def dummy_verify(self, password: str) -> None:
-        """Spend the same time as a real check when the user does not exist."""
+    def dummy_verify(self, password: str) -> bool:
+        """Spend the same time as a real check when the user does not exist: always False."""
         self.verify(self._dummy_hash, password)
-
-    def dummy_verify_false(self, password: str) -> bool:
-        self.dummy_verify(password)
         return False
 
     @property
@@ -70,7 +67,7 @@ class PasswordChecks:
             self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="password")
         loop = asyncio.get_running_loop()
         if password_hash is None:
-            job = self._executor.submit(self.passwords.dummy_verify_false, password)
+            job = self._executor.submit(self.passwords.dummy_verify, password)
         else:
             job = self._executor.submit(self.passwords.verify, password_hash, password)
         # Counted until the thread is done with it, not until the caller stops waiting: a
