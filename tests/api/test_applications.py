@@ -271,6 +271,21 @@ async def test_if_none_match(client: httpx.AsyncClient, helpers: Helpers) -> Non
     assert changed.status_code == 200
 
 
+async def test_if_none_match_sees_embedded_changes(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    """makeMeAvailable changes me and communication but not the application's ETag
+    (PayloadFormat): a copy from before it must not be revalidated with a 304."""
+    bill = await helpers.session("bill")
+    revalidate = {**bill.headers, "If-None-Match": f'"{bill.app["etag"]}"'}
+    assert (await client.get(bill.app_href, headers=revalidate)).status_code == 304
+    assert (await make_me_available(client, bill, json={"signInAs": "Online"})).status_code == 204
+    fresh = await client.get(bill.app_href, headers=revalidate)
+    assert fresh.status_code == 200
+    assert fresh.headers["etag"] == f'"{bill.app["etag"]}"'
+    assert "makeMeAvailable" not in fresh.json()["_embedded"]["me"]["_links"]
+
+
 async def test_gzip_on_get_only(client: httpx.AsyncClient, helpers: Helpers) -> None:
     token = await helpers.token("bill")
     post = await client.post(

@@ -70,6 +70,38 @@ async def test_post_get_and_embedding(helpers: Helpers) -> None:
     assert again["etag"] == meeting["etag"]  # embedded changes leave the container's ETag
 
 
+async def test_if_none_match_sees_embedded_changes(helpers: Helpers) -> None:
+    """An extension changes without changing the meeting's ETag, so a copy carrying that ETag
+    may lack it: If-None-Match naming it gets the whole meeting until a PUT mints a new ETag
+    (a browser revalidates its cached copy on its own)."""
+    bill = await helpers.session("bill")
+    meeting, url = await meeting_and_extensions(helpers, bill)
+    href = self_href(meeting)
+
+    async def revalidate(etag: str) -> httpx.Response:
+        headers = {**bill.headers, "If-None-Match": f'"{etag}"'}
+        return await helpers.client.get(href, headers=headers)
+
+    assert (await revalidate(meeting["etag"])).status_code == 304
+    ext = (await add(helpers, bill, url, {"id": "late"})).json()
+    fresh = await revalidate(meeting["etag"])
+    assert fresh.status_code == 200
+    assert fresh.headers["etag"] == f'"{meeting["etag"]}"'  # the ETag stays (PayloadFormat)
+    assert [e["id"] for e in fresh.json()["_embedded"]["onlineMeetingExtension"]] == ["late"]
+    put = await helpers.client.put(
+        href, json={"subject": "renamed"}, headers={**bill.headers, "If-Match": meeting["etag"]}
+    )
+    assert put.status_code == 200, put.text
+    new_etag = put.json()["etag"]
+    assert (await revalidate(new_etag)).status_code == 304
+    changed = {**bill.headers, "If-Match": f'"{ext["etag"]}"'}
+    assert (await helpers.client.delete(self_href(ext), headers=changed)).status_code == 204
+    gone = await revalidate(new_etag)
+    assert gone.status_code == 200 and "_embedded" not in gone.json()
+    stale = await revalidate(meeting["etag"])
+    assert stale.status_code == 200  # an older ETag never matched anyway
+
+
 async def test_one_extension_is_still_an_array(helpers: Helpers) -> None:
     bill = await helpers.session("bill")
     meeting, url = await meeting_and_extensions(helpers, bill)

@@ -115,12 +115,48 @@ async def test_0010_gives_existing_applications_no_communication_settings(
     with conn:
         insert_application(conn, "a1")
     conn.close()
-    assert migrate(f"sqlite:///{path}") == ["0010_communication_settings"]
+    assert migrate(f"sqlite:///{path}")[0] == "0010_communication_settings"
     storage = SqliteStorage(f"sqlite:///{path}")
     await storage.start()
     try:
         app = await storage.applications.get("a1")
         assert app is not None and app.communication_settings == ()
         assert app.communication_etag == "2"
+    finally:
+        await storage.close()
+
+
+async def test_0011_marks_what_may_have_changed_under_the_present_etag(tmp_path: Path) -> None:
+    """Rows from before 0011: a meeting with extensions and every application may have had
+    an embedded change since their ETag, so neither answers 304 until its ETag changes."""
+    path = tmp_path / "old.db"
+    migrate_up_to(path, "0010_communication_settings")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            legacy_row("WITHEXT1", "111"),
+        )
+        conn.execute(
+            f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            legacy_row("NOEXT001", "222"),
+        )
+        conn.execute(
+            "INSERT INTO meeting_extensions (organizer_uri, meeting_id, extension_id, type,"
+            " vals, etag, put_guid, seq) VALUES ('sip:bill@contoso.com', 'WITHEXT1', 'x',"
+            " 'Ext', '[]', '9', 'g', 1)"
+        )
+        insert_application(conn, "a1")
+    conn.close()
+    assert migrate(f"sqlite:///{path}")[0] == "0011_embedded_etags"
+    storage = SqliteStorage(f"sqlite:///{path}")
+    await storage.start()
+    try:
+        with_ext = await storage.meetings.get("sip:bill@contoso.com", "WITHEXT1")
+        without = await storage.meetings.get("sip:bill@contoso.com", "NOEXT001")
+        app = await storage.applications.get("a1")
+        assert with_ext is not None and with_ext.embedded_changed
+        assert without is not None and not without.embedded_changed
+        assert app is not None and app.embedded_changed
     finally:
         await storage.close()

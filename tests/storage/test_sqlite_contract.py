@@ -392,6 +392,45 @@ async def test_put_extension(storage: SqliteStorage) -> None:
     assert (await meetings.get(BILL, "IB88RLLY")).extensions == (second,)  # type: ignore[union-attr]
 
 
+async def test_extension_writes_mark_the_meeting_changed_under_its_etag(
+    storage: SqliteStorage,
+) -> None:
+    meetings = storage.meetings
+
+    async def changed() -> bool:
+        stored = await meetings.get(BILL, "IB88RLLY")
+        assert stored is not None
+        return stored.embedded_changed
+
+    await meetings.create(meeting(), 10)
+    assert not await changed()
+    await meetings.put_extension(BILL, "IB88RLLY", extension(), None)
+    assert await changed()  # added
+    current = await meetings.get(BILL, "IB88RLLY")
+    assert current is not None
+    await meetings.replace(replace(current, etag="2", subject="New"), expected_etag="1")
+    assert not await changed()  # a new meeting ETag: nothing changed under it yet
+    await meetings.put_extension(BILL, "IB88RLLY", extension(etag="e2"), "e1")
+    assert await changed()  # updated
+    current = await meetings.get(BILL, "IB88RLLY")
+    assert current is not None
+    await meetings.replace(replace(current, etag="3"), expected_etag="2")
+    assert await meetings.delete_extension(BILL, "IB88RLLY", "nothing") is False
+    assert not await changed()  # nothing was deleted
+    assert await meetings.delete_extension(BILL, "IB88RLLY", "917823") is True
+    assert await changed()  # deleted
+
+
+async def test_application_embedded_etag_round_trips(storage: SqliteStorage) -> None:
+    apps = storage.applications
+    created, _ = await apps.get_or_create(app(), 10)
+    assert not created.embedded_changed
+    marked = replace(created, embedded_etag=created.etag, communication_etag="c2")
+    await apps.save(marked, created.communication_etag)
+    stored = await apps.get(created.app_id)
+    assert stored is not None and stored.embedded_changed
+
+
 async def test_extension_values_round_trip(storage: SqliteStorage) -> None:
     values = (
         ("s", "text"),

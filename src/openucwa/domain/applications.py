@@ -71,6 +71,14 @@ class Application:
     supported_message_formats: tuple[str, ...] = ("Plain",)
     # (name, value) of the COMMUNICATION_SETTINGS a client set, in that table's order
     communication_settings: tuple[Setting, ...] = ()
+    # The application ETag under which an embedded resource (me, communication) last changed
+    # ("" if none has); such a change leaves the application's ETag as it is (PayloadFormat).
+    embedded_etag: str = ""
+
+    @property
+    def embedded_changed(self) -> bool:
+        """Whether me or communication changed since ``etag`` was minted."""
+        return self.embedded_etag == self.etag
 
 
 def checked_settings(given: dict[str, object], problems: dict[str, str]) -> tuple[Setting, ...]:
@@ -185,6 +193,7 @@ def make_available(
         supported_message_formats=tuple(formats),
         communication_settings=_merged(app.communication_settings, settings),
         communication_etag=ids.etag(),
+        embedded_etag=app.etag,
         last_seen=now,
     )
 
@@ -234,6 +243,7 @@ def update_communication(
         supported_message_formats=tuple(chosen_formats),
         communication_settings=kept,
         communication_etag=etag,
+        embedded_etag=app.etag,
     )
 
 

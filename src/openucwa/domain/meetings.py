@@ -138,6 +138,15 @@ class OnlineMeeting:
     phone_user_admission: str
     expiration_time: datetime
     extensions: tuple[Extension, ...] = ()
+    # The meeting ETag under which an extension last changed ("" if none has): an extension
+    # changes without changing the meeting's ETag (PayloadFormat).
+    embedded_etag: str = ""
+
+    @property
+    def embedded_changed(self) -> bool:
+        """Whether an extension changed since ``etag`` was minted: a client's copy that
+        carries this ETag may then be older than what a GET answers now."""
+        return self.embedded_etag == self.etag
 
     @property
     def online_meeting_uri(self) -> str:

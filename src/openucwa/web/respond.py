@@ -105,15 +105,18 @@ def render(
     etag: str | None = None,
     headers: Mapping[str, str] | None = None,
     cache_key: Hashable | None = None,
+    embedded_changed: bool = False,
 ) -> Response:
     """Encode ``resource`` in the negotiated format. With ``cache_key`` (which must name
     everything the representation depends on, e.g. ids and ETags) the encoded bytes are kept
-    and ``resource`` may be a builder that is only called on a miss."""
+    and ``resource`` may be a builder that is only called on a miss. ``embedded_changed``: an
+    embedded resource changed since ``etag`` was minted, so a copy carrying that ETag may be
+    older than this one and ``If-None-Match`` naming it gets the whole answer, not ``304``."""
     negotiated = negotiate(request.headers.get("accept"))
     extra = dict(headers) if headers else {}
     if etag is not None:
         extra["ETag"] = f'"{etag}"'
-        if request.method == "GET":
+        if request.method == "GET" and not embedded_changed:
             if_none_match = request.headers.get("if-none-match")
             if if_none_match is not None and etag_matches(if_none_match, etag):
                 response = Response(status_code=304, headers={**COMMON_HEADERS, **extra})

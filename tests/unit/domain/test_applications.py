@@ -115,6 +115,7 @@ def test_make_available_defaults() -> None:
             sign_in_as="",
             supported_modalities=(),
             communication_etag=before.communication_etag,
+            embedded_etag=before.embedded_etag,
             last_seen=NOW,
         )
         == before
@@ -206,6 +207,7 @@ def test_update_communication_canonicalises_and_keeps_the_rest() -> None:
             supported_modalities=(),
             supported_message_formats=("Plain",),
             communication_etag=before.communication_etag,
+            embedded_etag=before.embedded_etag,
         )
         == before
     )

@@ -17,13 +17,13 @@ from openucwa.storage.sql.rows import dump, from_us, load, to_us
 _COLUMNS = (
     "app_id, owner_uri, endpoint_id, instance_id, culture, user_agent, type, etag,"
     " communication_etag, communication_put_guid, created_at, last_seen, available, sign_in_as,"
-    " supported_modalities, supported_message_formats, communication_settings"
+    " supported_modalities, supported_message_formats, communication_settings, embedded_etag"
 )
 
 
 def _app(row: tuple[object, ...]) -> Application:
     (app_id, owner, endpoint, instance, culture, agent, type_, etag, c_etag, c_guid, created,
-     seen, available, sign_in_as, modalities, formats, settings) = row  # fmt: skip
+     seen, available, sign_in_as, modalities, formats, settings, embedded_etag) = row  # fmt: skip
     return Application(
         app_id=ApplicationId(str(app_id)),
         owner_uri=str(owner),
@@ -42,6 +42,7 @@ def _app(row: tuple[object, ...]) -> Application:
         supported_modalities=tuple(load(str(modalities))),
         supported_message_formats=tuple(load(str(formats))),
         communication_settings=tuple((str(k), v) for k, v in load(str(settings))),
+        embedded_etag=str(embedded_etag),
     )
 
 
@@ -76,6 +77,7 @@ def _values(app: Application) -> tuple[object, ...]:
         dump(list(app.supported_modalities)),
         dump(list(app.supported_message_formats)),
         dump([list(pair) for pair in app.communication_settings]),
+        app.embedded_etag,
     )
 
 
@@ -113,7 +115,7 @@ class SqlApplicationRepository:
                 raise Gone("TooManyApplications", "This user has too many applications.")
             try:
                 conn.execute(
-                    f"INSERT INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                    f"INSERT INTO applications ({_COLUMNS}) VALUES ({', '.join('?' * 18)})",
                     _values(app),
                 )
             except sqlite3.IntegrityError:

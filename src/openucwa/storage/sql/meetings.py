@@ -14,7 +14,8 @@ from openucwa.storage.sql.rows import dump, from_us, load, to_us
 _COLUMNS = (
     "organizer_uri, meeting_id, online_meeting_rel, conference_id, conversation_guid, put_guid,"
     " etag, subject, description, access_level, attendees, leaders, automatic_leader_assignment,"
-    " entry_exit_announcement, lobby_bypass_for_phone_users, phone_user_admission, expiration_time"
+    " entry_exit_announcement, lobby_bypass_for_phone_users, phone_user_admission, expiration_time,"
+    " embedded_etag"
 )
 _EXT_COLUMNS = "extension_id, type, vals, etag, put_guid"
 
@@ -49,12 +50,17 @@ def _values(m: OnlineMeeting) -> tuple[object, ...]:
         m.lobby_bypass_for_phone_users,
         m.phone_user_admission,
         to_us(m.expiration_time),
+        m.embedded_etag,
     )
 
 
-_INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 18)})"
+_INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 19)})"
 _TAKE_NUMBERS = "UPDATE sequences SET value = value + ? WHERE name = 'conference' RETURNING value"
 _KEY = "SELECT value FROM secrets WHERE name = 'conference_ids'"
+# An extension changed under the meeting's present ETag (OnlineMeeting.embedded_changed).
+_MARK_EMBEDDED = (
+    "UPDATE meetings SET embedded_etag = etag WHERE organizer_uri = ? AND meeting_id = ?"
+)
 
 
 LIST_PAGE = 32  # meetings read per turn of the event loop (list_for)
@@ -91,7 +97,7 @@ class SqlMeetingRepository:
     def _meeting(self, row: tuple[object, ...]) -> OnlineMeeting:
         (organizer, meeting_id, rel, conference_id, conv_guid, put_guid, etag, subject,
          description, access_level, attendees, leaders, ala, eea, lobby_bypass, pua,
-         expiration) = row  # fmt: skip
+         expiration, embedded_etag) = row  # fmt: skip
         extensions = self._db.fetch_all(
             f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
             " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq",
@@ -116,6 +122,7 @@ class SqlMeetingRepository:
             phone_user_admission=str(pua),
             expiration_time=from_us(int(str(expiration))),
             extensions=tuple(_extension(e) for e in extensions),
+            embedded_etag=str(embedded_etag),
         )
 
     async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None:
@@ -210,7 +217,7 @@ class SqlMeetingRepository:
                 "UPDATE meetings SET etag = ?, subject = ?, description = ?, access_level = ?,"
                 " attendees = ?, leaders = ?, automatic_leader_assignment = ?,"
                 " entry_exit_announcement = ?, lobby_bypass_for_phone_users = ?,"
-                " phone_user_admission = ?, expiration_time = ?"
+                " phone_user_admission = ?, expiration_time = ?, embedded_etag = ?"
                 " WHERE organizer_uri = ? AND meeting_id = ?",
                 (*_values(meeting)[6:], meeting.organizer_uri, meeting.meeting_id),
             )
@@ -282,6 +289,7 @@ class SqlMeetingRepository:
                     seq,
                 ),
             )
+            conn.execute(_MARK_EMBEDDED, (organizer_uri, meeting_id))
 
         await self._db.write(run)
 
@@ -294,6 +302,9 @@ class SqlMeetingRepository:
                 " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id = ?",
                 (organizer_uri, meeting_id, extension_id),
             )
-            return cur.rowcount > 0
+            if cur.rowcount == 0:
+                return False
+            conn.execute(_MARK_EMBEDDED, (organizer_uri, meeting_id))
+            return True
 
         return await self._db.write(run)

@@ -165,7 +165,8 @@ async def options_applications(request: Request) -> Response:
 async def get_application(request: Request) -> Response:
     caller, app = await application_of(request)
     user = await _user(request, caller.uri)
-    return render(request, await represent_application(request, app, user), etag=app.etag)
+    resource = await represent_application(request, app, user)
+    return render(request, resource, etag=app.etag, embedded_changed=app.embedded_changed)
 
 
 async def delete_application(request: Request) -> Response:

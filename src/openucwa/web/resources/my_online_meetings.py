@@ -213,6 +213,7 @@ async def get_meeting(request: Request) -> Response:
         lambda: represent_meeting(links, app.app_id, meeting, svc.edge.meet_url),
         etag=meeting.etag,
         cache_key=key,
+        embedded_changed=meeting.embedded_changed,
     )
 
 
