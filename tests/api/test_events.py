@@ -273,9 +273,11 @@ async def test_typing_message_and_stop(helpers: Helpers) -> None:
     # CLIENT-COMPAT: the communication sender first (clients that read only sender[0])
     deleted = ("communication", "conversation", "deleted")
     pm = ("conversation", "participantMessaging", "deleted")
-    ended = [pm, ("conversation", "messaging", "updated")]
+    local = ("conversation", "localParticipant", "deleted")
+    ended = [pm, ("conversation", "messaging", "updated"), local]
     assert flat(b_body) == [deleted, *ended]
-    assert flat(a_body) == [deleted, pm, *ended]  # Bill's participantMessaging, then hers
+    # spec §3.8: Bill's participantMessaging and participant go, then hers
+    assert flat(a_body) == [deleted, pm, ("conversation", "participant", "deleted"), *ended]
     for body in (a_body, b_body):
         assert [s["rel"] for s in body["sender"]] == ["communication", "conversation"]
     # spec §2.11.5: the one who stopped sees it in localParticipant, the others in participant
@@ -286,6 +288,16 @@ async def test_typing_message_and_stop(helpers: Helpers) -> None:
     ]
     assert gone[0]["link"]["href"] == f"{conv}/participants/bmauldin@contoso.com/messaging"
     assert one(b_body, "participantMessaging")["in"]["rel"] == "localParticipant"
+    left = one(a_body, "participant", "deleted")["link"]
+    assert left == {
+        "rel": "participant",
+        "href": f"{conv}/participants/bmauldin@contoso.com",
+        "title": "Bill Mauldin",
+    }
+    for body, href in ((a_body, conv), (b_body, conversation_href(b_accept))):
+        me = one(body, "localParticipant", "deleted")
+        assert me["link"]["rel"] == "localParticipant" and me["link"]["href"].startswith(href)
+        assert "_embedded" not in me
     for body, href in ((a_body, conv), (b_body, conversation_href(b_accept))):
         assert one(body, "messaging")["_embedded"]["messaging"]["state"] == "Disconnected"
         deleted = one(body, "conversation", "deleted")

@@ -92,9 +92,14 @@ class Events:
     def _app(self, app_id: str, body: dict[str, Any]) -> None:
         self.changes.events.append(NewEvent(app_stream(app_id), HIGH, body))
 
-    def invitation(self, inv: Invitation, type_: str, **extra: Any) -> None:
+    def invitation(self, inv: Invitation, type_: str, answered: bool = False, **extra: Any) -> None:
+        """``answered``: the invitation is still Connecting but no longer offers accept and
+        decline (ReceiveAnIM step 10's ``updated`` event)."""
         body = {"sender": "communication", "type": type_, "target": "messagingInvitation"}
-        self._app(inv.app_id, {**body, "inv": inv_snapshot(inv), **extra})
+        snap = inv_snapshot(inv)
+        if answered:
+            snap["answered"] = True
+        self._app(inv.app_id, {**body, "inv": snap, **extra})
 
     def conversation(
         self, conv: Conversation, thread: Thread, type_: str, n: int, **extra: Any
@@ -408,6 +413,8 @@ class MessagingService:
                 joined.append(conv)
                 # The communication sender first: some clients read only sender[0].
                 ev.conversation(conv, connected, "updated", 2)
+                if other.direction == "Incoming":  # accept and decline are gone (§1.3)
+                    ev.invitation(other, "updated", answered=True)
                 if other.direction == "Outgoing":  # the inviter learns who accepted
                     acceptor = {"uri": caller.uri, "name": await self._name(caller.uri)}
                     ev.invitation(done, "completed", status="Success", accepted_by=acceptor)
@@ -692,12 +699,14 @@ class MessagingService:
             extra = {}
             if other.user_uri != by_uri:
                 extra["reason"] = _reason("Informational", "Ended", "The other person left.")
-            # The communication sender first: some clients read only sender[0].
+            # The communication sender first: some clients read only sender[0] (deviation 15).
             ev.conversation(gone, ended, "deleted", 0, **extra)
-            if other.user_uri != by_uri:  # spec §2.11.5: others see who stopped (in participant)
+            if other.user_uri != by_uri:  # spec §2.11.5, §3.8: others see who left
                 ev.member(gone, "participantMessaging", "deleted", by_uri, by_name)
+                ev.member(gone, "participant", "deleted", by_uri, by_name)
             ev.member(gone, "participantMessaging", "deleted", other.user_uri, "")
             ev.messaging(gone)
+            ev.member(gone, "localParticipant", "deleted", other.user_uri, "")  # spec §3.8
             changes.unfollows.append((other.app_id, conversation_stream(thread.thread_id)))
         for key in [k for k in self._typing if k[0] == thread.thread_id]:
             self._typing.pop(key).cancel()
