@@ -104,35 +104,3 @@ async def test_accept_batch_starts_with_the_communication_sender(helpers: Helper
             "messagingInvitation",
         ]
 
-
-async def test_accepting_updates_the_invitation_before_completing_it(helpers: Helpers) -> None:
-    """ReceiveAnIM step 10 / spec §1.3: the invitee's invitation is ``updated``, still
-    Connecting but without accept and decline, then ``completed``."""
-    bill = await helpers.session("bill")
-    alice = await helpers.session("alice")
-    await helpers.client.post(
-        alice.link("me", "makeMeAvailable"), json={"signInAs": "Online"}, headers=alice.headers
-    )
-    _, a_next = await poll(helpers, alice, alice.link("events"))
-    first = {"href": "data:text/plain;charset=utf-8,hello"}
-    started_at = await helpers.client.post(
-        bill.link("communication", "startMessaging"),
-        json={"to": "sip:alice@contoso.com", "_links": {"message": first}},
-        headers=bill.headers,
-    )
-    assert started_at.status_code == 201, started_at.text
-    batch, a_next = await poll(helpers, alice, a_next)
-    started = batch["sender"][0]["events"][0]
-    accept = started["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
-    assert (await helpers.client.post(accept, headers=alice.headers)).status_code == 204
-    batch, _ = await poll(helpers, alice, a_next)
-    mine = [
-        e for s in batch["sender"] for e in s["events"] if e["link"]["rel"] == "messagingInvitation"
-    ]
-    assert [e["type"] for e in mine] == ["updated", "completed"]
-    updated = mine[0]["_embedded"]["messagingInvitation"]
-    assert mine[0]["link"]["href"] == started["link"]["href"]
-    assert updated["state"] == "Connecting" and updated["direction"] == "Incoming"
-    assert "accept" not in updated["_links"] and "decline" not in updated["_links"]
-    assert updated["_links"]["message"]["href"] == "data:text/plain;charset=utf-8,hello"
-    assert mine[1]["_embedded"]["messagingInvitation"]["state"] == "Connected"

@@ -92,14 +92,9 @@ class Events:
     def _app(self, app_id: str, body: dict[str, Any]) -> None:
         self.changes.events.append(NewEvent(app_stream(app_id), HIGH, body))
 
-    def invitation(self, inv: Invitation, type_: str, answered: bool = False, **extra: Any) -> None:
-        """``answered``: the invitation is still Connecting but no longer offers accept and
-        decline (ReceiveAnIM step 10's ``updated`` event)."""
+    def invitation(self, inv: Invitation, type_: str, **extra: Any) -> None:
         body = {"sender": "communication", "type": type_, "target": "messagingInvitation"}
-        snap = inv_snapshot(inv)
-        if answered:
-            snap["answered"] = True
-        self._app(inv.app_id, {**body, "inv": snap, **extra})
+        self._app(inv.app_id, {**body, "inv": inv_snapshot(inv), **extra})
 
     def conversation(
         self, conv: Conversation, thread: Thread, type_: str, n: int, **extra: Any
@@ -413,8 +408,6 @@ class MessagingService:
                 joined.append(conv)
                 # The communication sender first: some clients read only sender[0].
                 ev.conversation(conv, connected, "updated", 2)
-                if other.direction == "Incoming":  # accept and decline are gone (§1.3)
-                    ev.invitation(other, "updated", answered=True)
                 if other.direction == "Outgoing":  # the inviter learns who accepted
                     acceptor = {"uri": caller.uri, "name": await self._name(caller.uri)}
                     ev.invitation(done, "completed", status="Success", accepted_by=acceptor)

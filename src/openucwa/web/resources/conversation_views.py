@@ -127,7 +127,7 @@ def invitation(
     inv_id = str(snap["inv_id"])
     conv_id = str(snap["conv_id"])
     incoming = snap["direction"] == "Incoming"
-    pending = snap["state"] == "Connecting" and not snap.get("answered")
+    pending = snap["state"] == "Connecting"
     found: dict[str, Link | list[Link]] = {
         "to": Link(links.contact(app_id, address(str(snap["to_uri"])))),
         "conversation": Link(links.conv(app_id, conv_id)),
