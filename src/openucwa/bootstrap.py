@@ -24,6 +24,7 @@ from openucwa.settings import Settings
 from openucwa.storage.sql import SqliteStorage
 from openucwa.web.asgi import PathNormalizer, create_app
 from openucwa.web.context import EdgeConfig, Services
+from openucwa.web.proxies import TrustedProxies
 
 
 @dataclass
@@ -112,7 +113,7 @@ def build(
         edge=EdgeConfig(
             max_body_bytes=settings.max_body_bytes,
             meet_url=settings.meet_url,
-            trusted_proxies=settings.trusted_proxy_set,
+            trusted_proxies=TrustedProxies(settings.trusted_proxy_set),
         ),
     )
     jobs = standard_jobs(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from ipaddress import ip_network
 from typing import Any
 
 DEFAULT_DATABASE = "sqlite:///var/openucwa.db"
@@ -56,7 +57,11 @@ class SettingsError(ValueError):
 
 # Numbers that must be at least this (everything numeric not listed must be positive).
 _MINIMUM: dict[str, float] = {"port": 0, "signin_queue": 0}
+# ... and at most this. Past LARGEST, seconds no longer fit the clocks and timers they feed
+# (timedelta, asyncio), and no count is meant to be that high.
+LARGEST = 1_000_000_000
 _MAXIMUM: dict[str, float] = {"port": 65535}
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def env_name(field_name: str) -> str:
@@ -87,14 +92,27 @@ def check(settings: Settings) -> Settings:
         value = getattr(settings, f.name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        low, high = _MINIMUM.get(f.name), _MAXIMUM.get(f.name)
+        low, high = _MINIMUM.get(f.name), _MAXIMUM.get(f.name, LARGEST)
         if low is None and value <= 0:
             raise SettingsError(f"{env_name(f.name)} must be greater than 0 (got {value})")
         if low is not None and value < low:
             raise SettingsError(f"{env_name(f.name)} must be at least {low:g} (got {value})")
         if high is not None and value > high:
-            raise SettingsError(f"{env_name(f.name)} must be at most {high:g} (got {value})")
-    return settings
+            raise SettingsError(f"{env_name(f.name)} must be at most {high:.10g} (got {value})")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(
+            f"{env_name('log_level')} must be one of {', '.join(LOG_LEVELS)}"
+            f" (got {settings.log_level!r})"
+        )
+    for entry in settings.trusted_proxy_set:
+        try:
+            ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"{env_name('trusted_proxies')}: {entry!r} is neither an IP address nor a"
+                " network such as 10.0.0.0/8"
+            ) from None
+    return replace(settings, log_level=settings.log_level.lower())
 
 
 def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

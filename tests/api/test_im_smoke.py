@@ -103,4 +103,3 @@ async def test_accept_batch_starts_with_the_communication_sender(helpers: Helper
             "conversation",
             "messagingInvitation",
         ]
-

@@ -142,10 +142,11 @@ async def test_successful_sign_ins_do_not_use_up_the_address(app: Built) -> None
         assert await tally(office, 61) == {WRONG: 60, TOO_MANY: 1}
 
 
+@pytest.mark.parametrize("proxies", ["10.0.0.5", "192.0.2.1, 10.0.0.0/24"])
 async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
-    settings: Settings, clock: FakeClock, passwords: CountingPasswords
+    settings: Settings, clock: FakeClock, passwords: CountingPasswords, proxies: str
 ) -> None:
-    trusted = replace(settings, trusted_proxies="10.0.0.5")
+    trusted = replace(settings, trusted_proxies=proxies)
     built = await _app(trusted, clock, passwords)
     try:
         async with client_at(built, "10.0.0.5") as proxy:

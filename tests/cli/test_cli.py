@@ -161,6 +161,14 @@ def test_settings_read_every_variable() -> None:
     assert settings.domain_set == frozenset({"contoso.com", "fabrikam.com"})
 
 
+def test_log_levels_and_trusted_proxy_networks_are_accepted() -> None:
+    settings = from_env(
+        {"OPENUCWA_LOG_LEVEL": "WARNING", "OPENUCWA_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}
+    )
+    assert settings.log_level == "warning"  # uvicorn knows the lower-case names only
+    assert settings.trusted_proxy_set == {"10.0.0.0/8", "::1"}
+
+
 def test_serve_refuses_an_unmigrated_database(db: str) -> None:
     async def start() -> None:
         await SqliteStorage(db).start()
@@ -188,6 +196,15 @@ def failure(*args: str, env: dict[str, str] | None = None) -> str:
         ("OPENUCWA_HEAD_TIMEOUT", "soon", "is not a number"),
         ("OPENUCWA_BODY_TIMEOUT", "nan", "is not a number"),
         ("OPENUCWA_TOKEN_LIFETIME", "1.5", "is not a whole number"),
+        # past these, timedelta and asyncio timers overflow (at start, or on every P-GET)
+        ("OPENUCWA_TOKEN_LIFETIME", "99999999999999999999", "must be at most 1000000000"),
+        ("OPENUCWA_MAX_EVENT_WAIT", "99999999999999999999", "must be at most 1000000000"),
+        ("OPENUCWA_EVENT_RETENTION", "1000000001", "must be at most 1000000000"),
+        ("OPENUCWA_INVITATION_TIMEOUT", "1e20", "must be at most 1000000000"),
+        ("OPENUCWA_LOG_LEVEL", "verbose", "must be one of critical, error, warning, info"),
+        ("OPENUCWA_LOG_LEVEL", "", "must be one of"),
+        ("OPENUCWA_TRUSTED_PROXIES", "10.0.0.5, proxy.local", "'proxy.local' is neither"),
+        ("OPENUCWA_TRUSTED_PROXIES", "10.0.0.0/33", "'10.0.0.0/33' is neither"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_its_variable(

@@ -15,13 +15,14 @@ from openucwa.services.event_channel import EventChannel
 from openucwa.services.meetings import MeetingService
 from openucwa.services.messaging import MessagingService
 from openucwa.services.ports import UserRepository
+from openucwa.web.proxies import TrustedProxies
 
 
 @dataclass(frozen=True, slots=True)
 class EdgeConfig:
     max_body_bytes: int = 256 * 1024
     meet_url: str = ""  # base of joinUrl; "" = this server's own origin
-    trusted_proxies: frozenset[str] = frozenset()  # peers whose X-Forwarded-For is believed
+    trusted_proxies: TrustedProxies = TrustedProxies()  # peers whose X-Forwarded-For counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from openucwa.auth.grants import OAuthError, SignInBusy
 from openucwa.domain.errors import UcwaError
 from openucwa.web.body import read_body
 from openucwa.web.context import services
+from openucwa.web.proxies import TrustedProxies
 
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 32
@@ -30,7 +31,7 @@ def _error(error: str, description: str = "", status: int = 400) -> Response:
     return _answer(status, body)
 
 
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+def client_address(request: Request, trusted_proxies: TrustedProxies) -> str:
     """The address a sign-in is counted against: the peer's, or, when the peer is a trusted
     proxy, the nearest ``X-Forwarded-For`` entry that is not itself one (entries further left
     are the client's own say and could be anything)."""
