@@ -634,3 +634,31 @@ async def test_options_on_applications_describes_the_post(
     bill = await helpers.session("bill")
     elsewhere = await client.options(bill.app_href, headers=bill.headers)
     assert elsewhere.status_code == 405
+
+
+async def test_the_events_link_follows_the_channel(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    """A new application's events link is ``ack=1`` (the capture); a re-POST of the same
+    endpoint (clients do that after makeMeAvailable) links where the channel stands, so a
+    client starting over from it gets its next batch, not a resync."""
+    bill = await helpers.session("bill")
+    assert bill.link("events").endswith("/events?ack=1")
+    assert (await make_me_available(client, bill, json={"signInAs": "Online"})).status_code == 204
+    first = await client.get(bill.link("events") + "&timeout=1", headers=bill.headers)
+    assert first.status_code == 200 and first.json()["sender"], first.text
+    next_href = first.json()["_links"]["next"]["href"]
+    again = await create(client, bill.token, "endpoint-1")
+    assert again.status_code == 200
+    assert again.json()["_links"]["events"]["href"] == next_href.split("?")[0] + "?ack=1"
+    # ack=1 is still unacknowledged (a client acknowledges it by asking for ack=2)
+    second = await client.get(next_href + "&timeout=1", headers=bill.headers)
+    assert second.status_code == 200, second.text
+    assert second.json()["_links"]["self"]["href"].endswith("ack=2"), second.text
+    again = await create(client, bill.token, "endpoint-1")
+    href = again.json()["_links"]["events"]["href"]
+    assert href == next_href, href
+    fetched = await client.get(bill.app_href, headers=bill.headers)
+    assert fetched.json()["_links"]["events"]["href"] == href
+    answer = await client.get(href + "&timeout=1", headers=bill.headers)
+    assert answer.status_code == 200 and "resync" not in answer.json()["_links"]

@@ -88,7 +88,11 @@ def represent_communication(links: Links, app: Application) -> Resource:
 
 async def represent_application(request: Request, app: Application, user: User) -> Resource:
     links = Links(request)
-    assigned = await services(request).meetings.assigned(user.uri)
+    svc = services(request)
+    assigned = await svc.meetings.assigned(user.uri)
+    # Where the channel stands (1 for a new application): a client that re-POSTs its
+    # application (CLIENT-COMPAT) and starts over from this link goes on without a resync.
+    first_unacknowledged = await svc.events.first_unacknowledged(app.app_id)
     return Resource(
         "application",
         href=links.application(app.app_id),
@@ -103,7 +107,7 @@ async def represent_application(request: Request, app: Application, user: User) 
         links={
             "policies": Link(links.app_child("app_policies", app.app_id)),
             "batch": Link(links.batch(app.app_id)),
-            "events": Link(links.events(app.app_id, 1)),
+            "events": Link(links.events(app.app_id, first_unacknowledged)),
         },
         embedded={
             "me": represent_me(links, app, user),
