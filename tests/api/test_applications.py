@@ -662,3 +662,43 @@ async def test_the_events_link_follows_the_channel(
     assert fetched.json()["_links"]["events"]["href"] == href
     answer = await client.get(href + "&timeout=1", headers=bill.headers)
     assert answer.status_code == 200 and "resync" not in answer.json()["_links"]
+
+
+async def test_the_presence_note_and_location_that_makemeavailable_announces(
+    client: httpx.AsyncClient, helpers: Helpers
+) -> None:
+    """makeMeAvailable's events announce me's presence, note and location (ReceiveAnIM);
+    each answers GET (a client shows its own status from them), none can be set."""
+    bill = await helpers.session("bill")
+    me = bill.link("me", "self")
+    for leaf in ("presence", "note", "location"):
+        early = await client.get(f"{me}/{leaf}", headers=bill.headers)
+        assert early.status_code == 404 and early.json()["code"] == "NotFound"
+    done = await make_me_available(client, bill, json={"signInAs": "Busy"})
+    assert done.status_code == 204
+    batch = (await client.get(bill.link("events") + "&timeout=1", headers=bill.headers)).json()
+    announced = {
+        e["link"]["rel"]: e["link"]["href"]
+        for s in batch["sender"]
+        if s["rel"] == "me"
+        for e in s["events"]
+        if e["type"] == "added"
+    }
+    links = (await client.get(me, headers=bill.headers)).json()["_links"]
+    assert announced == {rel: links[rel]["href"] for rel in ("presence", "note", "location")}
+    presence = await client.get(announced["presence"], headers=bill.headers)
+    assert presence.status_code == 200
+    assert presence.json()["availability"] == "Busy" and presence.json()["rel"] == "presence"
+    assert presence.json()["_links"]["self"]["href"] == announced["presence"]
+    note = (await client.get(announced["note"], headers=bill.headers)).json()
+    assert note["message"] == "" and note["rel"] == "note"
+    xml = await client.get(
+        announced["location"], headers={**bill.headers, "Accept": "application/xml"}
+    )
+    assert xml.status_code == 200 and b'rel="location"' in xml.content
+    refused = await client.post(
+        announced["presence"], json={"availability": "Away"}, headers=bill.headers
+    )
+    assert refused.status_code == 405 and refused.json()["code"] == "MethodNotAllowed"
+    alice = await helpers.session("alice")
+    assert (await client.get(announced["presence"], headers=alice.headers)).status_code == 404

@@ -15,6 +15,7 @@ from openucwa.web.resources import (
     join_page,
     messaging_invitations as invitations,
     my_online_meetings as mine,
+    my_presence as my,
     online_meetings as om,
     token,
 )
@@ -134,6 +135,9 @@ ROUTES = [
         methods=["POST"],
         name="make_me_available",
     ),
+    Route(APP + "/me/presence", my.get_presence, methods=["GET"], name="my_presence"),
+    Route(APP + "/me/note", my.get_note, methods=["GET"], name="my_note"),
+    Route(APP + "/me/location", my.get_location, methods=["GET"], name="my_location"),
     Route(APP + "/people", app.get_people, methods=["GET"], name="people"),
     Route(APP + "/photos/{address:str}", app.get_photo, methods=["GET"], name="photo"),
     Route(APP + "/policies", app.get_policies, methods=["GET"], name="app_policies"),

@@ -22,6 +22,7 @@ from openucwa.web.body import read_body, read_input
 from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
+from openucwa.web.resources.my_presence import MY_LINKS
 from openucwa.web.resources.online_meetings import represent_dashboard
 from openucwa.web.respond import empty, parse_if_match, render, render_options
 from openucwa.web.security import authenticate
@@ -45,6 +46,8 @@ def represent_me(links: Links, app: Application, user: User) -> Resource:
         me_links["makeMeAvailable"] = Link(links.app_child("make_me_available", app.app_id))
     me_links["photo"] = Link(links.photo(app.app_id, user.address))
     if app.available:  # as in ReceiveAnIM's application after makeMeAvailable (application_ref)
+        for rel, route in MY_LINKS:
+            me_links[rel] = Link(links.app_child(route, app.app_id))
         me_links["reportMyActivity"] = Link(links.app_child("report_my_activity", app.app_id))
     return Resource(
         "me",

@@ -108,7 +108,7 @@ class Renderer:
         if target == "me":
             return Event(type_, EventLink("me", links.app_child("me", app_id)))
         if target in ("presence", "note", "location"):
-            return Event(type_, EventLink(target, f"{links.app_child('me', app_id)}/{target}"))
+            return Event(type_, EventLink(target, links.app_child(f"my_{target}", app_id)))
         reason = body.get("reason")
         error = (
             ErrorBody(str(reason["code"]), reason.get("subcode"), str(reason.get("message", "")))
