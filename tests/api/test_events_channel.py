@@ -8,8 +8,10 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
+import orjson
 import pytest
 
+from openucwa.bootstrap import Built
 from openucwa.domain.clock import FakeClock
 from tests.api.events_support import (
     CAP,
@@ -301,3 +303,31 @@ async def test_a_refused_lower_priority_pget_does_not_change_the_remembered_sett
     body, waited = await timed(asyncio.create_task(channel.poll()))
     assert waited < QUICK, "the refused P-GET's medium=1800 was remembered"
     assert flat(body)[0] == ("communication", "communication", "updated")
+
+
+async def test_a_token_revoked_while_held_gets_nothing(helpers: Helpers, built: Built) -> None:
+    """Revoking a token (users passwd / users remove) ends what it can read: a P-GET held
+    on it when the revocation came answers 401, not the events that arrived since."""
+    bill = await helpers.session("bill")
+    alice = await helpers.session("alice")
+    await make_available(helpers, bill)
+    channel = Channel(helpers, bill)
+    await channel.poll()  # the makeMeAvailable batch
+    held = asyncio.create_task(channel.get())
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    assert await built.services.tokens.revoke(bill.token)
+    secret = {"href": "data:text/plain;charset=utf-8,post-revocation+secret"}
+    started = await helpers.client.post(
+        alice.link("communication", "startMessaging"),
+        json={"to": "sip:bmauldin@contoso.com", "_links": {"message": secret}},
+        headers=alice.headers,
+    )
+    assert started.status_code == 201, started.text
+    answer = await asyncio.wait_for(held, QUICK)
+    assert answer.status_code == 401 and b"secret" not in answer.content
+    assert "MsRtcOAuth" in answer.headers["www-authenticate"]
+    # Signed in again, the same ack brings the batch that was withheld.
+    again = Session(token=await helpers.token("bill"), app=bill.app)
+    batch = (await Channel(helpers, again).get(channel.href)).json()
+    assert b"post-revocation" in orjson.dumps(batch)
