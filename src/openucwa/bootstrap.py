@@ -56,6 +56,7 @@ def build(
         organization=organization,
         max_meetings_per_user=settings.max_meetings_per_user,
         max_extensions_per_meeting=settings.max_extensions_per_meeting,
+        max_extension_bytes_per_meeting=settings.max_extension_bytes_per_meeting,
     )
     lifetime = Lifetime(
         idle=timedelta(seconds=settings.app_idle_timeout),

@@ -22,6 +22,7 @@ class Settings:
     token_lifetime: int = 8 * 3600  # seconds
     max_meetings_per_user: int = 1000
     max_extensions_per_meeting: int = 32
+    max_extension_bytes_per_meeting: int = 16 * 1024  # all of a meeting's extension values
     max_applications_per_user: int = 50
     app_idle_timeout: int = 600  # seconds without requests before an application expires
     app_available_idle_timeout: int = 3600  # the same after makeMeAvailable

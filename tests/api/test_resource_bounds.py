@@ -95,6 +95,40 @@ async def test_the_default_extension_cap_is_32(helpers: Helpers) -> None:
     assert_error(refused, 409, "Conflict", "LimitExceeded")
 
 
+async def test_a_meetings_extensions_hold_a_bounded_number_of_bytes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A list embeds every extension of every meeting: without a bound on their size one user
+    could make a list of gigabytes (32 extensions of 256 KiB on each of 1000 meetings)."""
+    settings = Settings(
+        database=f"sqlite:///{tmp_path / 'bytes.db'}", max_extension_bytes_per_meeting=2000
+    )
+    async with running_app(settings, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        meeting = await created(helpers, bill, {"subject": "big extensions"})
+        url = meeting["_links"]["onlineMeetingExtensions"]["href"]
+        first = await helpers.client.post(
+            url, json={"id": "a", "v": "x" * 1500}, headers=bill.headers
+        )
+        assert first.status_code == 201, first.text
+        refused = await helpers.client.post(
+            url, json={"id": "b", "v": "y" * 600}, headers=bill.headers
+        )
+        assert_error(refused, 409, "Conflict", "LimitExceeded")
+        assert "2000 bytes" in refused.json()["message"]
+        small = await helpers.client.post(url, json={"id": "b", "v": "y"}, headers=bill.headers)
+        assert small.status_code == 201
+        # Growing one that is there counts the others, not its own old values.
+        headers = {**bill.headers, "If-Match": first.headers["etag"]}
+        grown = await helpers.client.put(f"{url}/a", json={"v": "z" * 1900}, headers=headers)
+        assert grown.status_code == 200, grown.text
+        too_big = {**bill.headers, "If-Match": grown.headers["etag"]}
+        refused = await helpers.client.put(f"{url}/a", json={"v": "z" * 2000}, headers=too_big)
+        assert_error(refused, 409, "Conflict", "LimitExceeded")
+        kept = await helpers.client.get(f"{url}/a", headers=bill.headers)
+        assert kept.json()["v"] == "z" * 1900
+
+
 async def test_a_multipart_token_form_is_held_to_the_form_limit(helpers: Helpers) -> None:
     """The url-encoded form had a limit; multipart bodies were read whole (30 MB and more)."""
     boundary = "XX"

@@ -80,6 +80,9 @@ class SchedulingRules:
     policies: MeetingPolicies = field(default_factory=MeetingPolicies)
     max_meetings_per_user: int = 1000
     max_extensions_per_meeting: int = 32
+    # Stored values of all of a meeting's extensions together: a list embeds every extension of
+    # every meeting, so this times max_meetings_per_user bounds what one user's list holds.
+    max_extension_bytes_per_meeting: int = 16 * 1024
     default_lifetime: timedelta = timedelta(hours=8)
     max_subject_length: int = 250
     max_description_length: int = 4096

@@ -168,8 +168,14 @@ class MeetingService:
     ) -> Extension:
         await self.get(organizer_uri, meeting_id)
         ext = check_extension(extension_id, type_, values, self._ids)
+        rules = self.rules
         await self._repo.put_extension(
-            organizer_uri, meeting_id, ext, None, self.rules.max_extensions_per_meeting
+            organizer_uri,
+            meeting_id,
+            ext,
+            None,
+            rules.max_extensions_per_meeting,
+            rules.max_extension_bytes_per_meeting,
         )
         return ext
 
@@ -187,7 +193,13 @@ class MeetingService:
         ext = check_extension(extension_id, type_, values, self._ids, current.put_guid)
         while ext.etag == current.etag:
             ext = replace(ext, etag=self._ids.etag())
-        await self._repo.put_extension(organizer_uri, meeting_id, ext, current.etag)
+        await self._repo.put_extension(
+            organizer_uri,
+            meeting_id,
+            ext,
+            current.etag,
+            max_bytes=self.rules.max_extension_bytes_per_meeting,
+        )
         return ext
 
     async def delete_extension(

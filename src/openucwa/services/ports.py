@@ -137,10 +137,13 @@ class MeetingRepository(Protocol):
         extension: Extension,
         expected_etag: str | None,
         max_extensions: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         """``expected_etag`` None: create (Conflict AlreadyExists if the id is taken, Conflict
         LimitExceeded if the meeting already holds ``max_extensions``); otherwise
-        compare-and-swap an existing extension. NotFound if the meeting is gone."""
+        compare-and-swap an existing extension. Either way Conflict LimitExceeded if the
+        meeting's extensions would then hold more than ``max_bytes`` of stored values. NotFound
+        if the meeting is gone."""
 
     async def delete_extension(
         self, organizer_uri: str, meeting_id: str, extension_id: str

@@ -157,11 +157,12 @@ class CachedMeetings:
         extension: Extension,
         expected_etag: str | None,
         max_extensions: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self._forget(organizer_uri, meeting_id)
         try:
             await self._inner.put_extension(
-                organizer_uri, meeting_id, extension, expected_etag, max_extensions
+                organizer_uri, meeting_id, extension, expected_etag, max_extensions, max_bytes
             )
         finally:
             self._forget(organizer_uri, meeting_id)

@@ -242,6 +242,7 @@ class SqlMeetingRepository:
         extension: Extension,
         expected_etag: str | None,
         max_extensions: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         def run(conn: sqlite3.Connection) -> None:
             exists = conn.execute(
@@ -275,6 +276,17 @@ class SqlMeetingRepository:
                 if row[0][0] != expected_etag:
                     raise PreconditionFailed()
                 seq = row[0][1]
+            if max_bytes is not None:
+                (others,) = conn.execute(
+                    "SELECT coalesce(sum(length(CAST(vals AS BLOB))), 0) FROM meeting_extensions"
+                    " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id != ?",
+                    (organizer_uri, meeting_id, extension.extension_id),
+                ).fetchone()
+                if others + len(vals.encode()) > max_bytes:
+                    raise Conflict(
+                        "LimitExceeded",
+                        f"A meeting's extensions hold at most {max_bytes} bytes of values.",
+                    )
             conn.execute(
                 f"REPLACE INTO meeting_extensions (organizer_uri, meeting_id, {_EXT_COLUMNS}, seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
