@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from openucwa.domain.errors import UcwaError
 from openucwa.services.housekeeping import Job, run_forever
-from openucwa.web.context import SCOPE_KEY, Services
+from openucwa.web.context import ON_SHUTDOWN, SCOPE_KEY, Services
 from openucwa.web.errors import client_gone, http_error, ucwa_error, unexpected_error
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
@@ -192,12 +192,14 @@ def create_app(
     housekeeping_interval: float = 60.0,
 ) -> PathNormalizer:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if lifecycle is not None:
             await lifecycle.start()
         task = asyncio.create_task(run_forever(jobs, housekeeping_interval)) if jobs else None
         try:
-            yield
+            # uvicorn waits for every running request before the lifespan's shutdown, held
+            # P-GETs too: its protocol releases them as soon as shutdown begins.
+            yield {ON_SHUTDOWN: services.events.stop_holding}
         finally:
             if task is not None:
                 task.cancel()

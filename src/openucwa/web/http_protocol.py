@@ -28,8 +28,11 @@
    nothing is closed after a second.
 
 All five bodies are JSON (nothing readable said which format the client wanted), and each
-refusal closes the connection: the bytes that follow cannot be framed. Everything else is
-uvicorn's own protocol.
+refusal closes the connection: the bytes that follow cannot be framed.
+
+When the server starts to shut down, uvicorn waits for every running request, held event
+P-GETs too (up to ``OPENUCWA_MAX_EVENT_WAIT``); ``shutdown`` releases them first (the
+lifespan's ``ON_SHUTDOWN`` hook). Everything else is uvicorn's own protocol.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from openucwa.representation import json_codec
 from openucwa.representation.media_types import JSON
 from openucwa.representation.resource import ErrorBody
-from openucwa.web.context import ON_CLOSE
+from openucwa.web.context import ON_CLOSE, ON_SHUTDOWN
 from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
@@ -174,6 +177,15 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
             for hook in hooks:  # a held P-GET nobody waits for any more
                 hook()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this on every connection; idle ones close,
+        busy ones close after their response). Held P-GETs would keep their connections, and the
+        process, for up to ``OPENUCWA_MAX_EVENT_WAIT``: they answer now (the lifespan's hook)."""
+        stop: Callable[[], None] | None = self.app_state.get(ON_SHUTDOWN)
+        if stop is not None:
+            stop()
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         # Every request passes here: the usual case (a whole request in one chunk) costs three
