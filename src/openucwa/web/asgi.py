@@ -3,7 +3,8 @@
     PathNormalizer (leading "//" -> "/")
       -> the hottest routes (the event channel, GET of a meeting, POST myOnlineMeetings):
          their endpoint, called directly
-      -> Starlette(ServerErrorMiddleware -> ExceptionMiddleware(web/errors.py) -> Router)
+      -> Starlette(ServerErrorMiddleware -> ExceptionMiddleware(unexpected errors)
+                   -> ExceptionMiddleware(web/errors.py) -> Router)
 
 The P-GET skips Starlette's middleware and router frames because thousands of them are held
 open at once (measured: ~6 KB per held poll); the meeting GET and POST skip them for speed
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -214,8 +217,17 @@ def create_app(
         HTTPException: http_error,
         Unauthorized: challenge,
         ClientDisconnect: client_gone,
-        Exception: unexpected_error,
+        Exception: unexpected_error,  # the last resort: what the middleware below lets through
     }
-    app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    # Starlette hands a handler keyed by Exception to its ServerErrorMiddleware, which re-raises
+    # once it has answered: uvicorn then logged the error a second time and closed the
+    # connection. An ExceptionMiddleware of its own answers it and is done.
+    answer_unexpected = Middleware(ExceptionMiddleware, handlers={Exception: unexpected_error})
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[answer_unexpected],
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
     app.state.services = services
     return PathNormalizer(app)  # after app.state.services is set: the direct routes take it
