@@ -1,6 +1,7 @@
 """An unhandled error (here: SQLite refusing writes as on a full disk) answers the UCWA
 ``500 ServiceFailure`` body on every route, negotiated JSON or XML, over a connection that stays
-usable, and is logged once with its traceback. Served by uvicorn in-process with the
+usable, and is logged once with its traceback. A flood of the same failure logs the first
+traceback and then one line per interval with the count. Served by uvicorn in-process with the
 server's own protocol, over a raw keep-alive socket."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 import uvicorn
 
 from openucwa.bootstrap import Built
+from openucwa.web import log_limits
 from openucwa.web.http_protocol import UcwaHttpToolsProtocol
 from tests.conftest import USERS, Helpers, Session
 
@@ -179,3 +181,53 @@ async def test_a_500_leaves_the_connection_usable_and_logs_one_traceback(
     assert logged[0].exc_info is not None
     assert isinstance(logged[0].exc_info[1], sqlite3.OperationalError)
     assert not [r for r in caplog.records if "Exception in ASGI" in r.getMessage()]
+
+
+async def logged(caplog: pytest.LogCaptureFixture, start: str) -> str:
+    """The first line of openucwa's web log that starts with ``start``, waiting for it."""
+    for _ in range(300):
+        found = [line for line in web_lines(caplog) if line.startswith(start)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no log line {start!r}: {web_lines(caplog)}")
+
+
+def web_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "openucwa.web"]
+
+
+async def test_a_flood_of_one_failure_logs_one_traceback_then_counts(
+    built: Built,
+    helpers: Helpers,
+    connection: Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bill = await helpers.session("bill")
+    monkeypatch.setattr(log_limits, "LOG_EVERY", 0.5)
+    disk = DiskFull(built, monkeypatch)
+    disk.times = 10_000
+    caplog.set_level(logging.INFO)
+
+    async def flood(name: str, count: int) -> None:
+        for _ in range(count):
+            method, target, headers, body = REQUESTS[name](bill)
+            status, _, _ = await connection.send(method, target, headers, body)
+            assert status == 500
+
+    await flood("POST myOnlineMeetings", 30)
+    await flood("POST applications", 20)
+    assert len(tracebacks(caplog)) == 1  # the first one, whole
+    assert isinstance(tracebacks(caplog)[0].exc_info[1], sqlite3.OperationalError)  # type: ignore[index]
+    summary = await logged(caplog, "49 more")  # once the interval ends, in one line
+    assert "database or disk is full" in summary
+    assert "POST /ucwa/oauth/v1/applications" in summary  # the last one
+    await flood("POST myOnlineMeetings", 5)
+    await logged(caplog, "5 more")
+    assert len(tracebacks(caplog)) == 1
+    assert len(web_lines(caplog)) == 3, web_lines(caplog)  # traceback, 49 more, 5 more
+
+    await asyncio.sleep(0.7)  # a whole quiet interval: the failure is forgotten
+    await flood("POST myOnlineMeetings", 1)
+    assert len(tracebacks(caplog)) == 2  # a new outage shows its traceback again

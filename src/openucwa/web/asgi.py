@@ -39,7 +39,13 @@ from starlette.types import Receive, Scope, Send
 from openucwa.domain.errors import UcwaError
 from openucwa.services.housekeeping import Job, run_forever
 from openucwa.web.context import ON_SHUTDOWN, SCOPE_KEY, Services
-from openucwa.web.errors import client_gone, http_error, ucwa_error, unexpected_error
+from openucwa.web.errors import (
+    client_gone,
+    failure_log,
+    http_error,
+    ucwa_error,
+    unexpected_error,
+)
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
 from openucwa.web.routes import ROUTES
@@ -230,4 +236,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.failures = failure_log()  # what unexpected_error logs (web/log_limits.py)
     return PathNormalizer(app)  # after app.state.services is set: the direct routes take it

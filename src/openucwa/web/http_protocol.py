@@ -38,7 +38,6 @@ lifespan's ``ON_SHUTDOWN`` hook). Everything else is uvicorn's own protocol.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -47,6 +46,7 @@ from openucwa.representation import json_codec
 from openucwa.representation.media_types import JSON
 from openucwa.representation.resource import ErrorBody
 from openucwa.web.context import ON_CLOSE, ON_SHUTDOWN
+from openucwa.web.log_limits import RateLog
 from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
@@ -95,27 +95,10 @@ _TOO_MANY = _refusal(
 OVER_CAP_GRACE = 1.0  # seconds an over-the-cap connection may take to start its request
 
 
-class _RateLog:
-    """One warning per LOG_EVERY seconds for a kind of refusal, with how many there were: a
-    flood of connections or of upgrade requests must not flood the log too."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what  # "%d ..." with the count first
-        self.last = float("-inf")
-        self.unlogged = 0
-
-    def note(self, logger: logging.Logger, now: float, *args: object) -> None:
-        self.unlogged += 1
-        if now - self.last >= LOG_EVERY:
-            logger.warning(self.what, self.unlogged, *args)
-            self.last, self.unlogged = now, 0
-
-
-LOG_EVERY = 10.0
-_CAP_LOG = _RateLog("%d connection(s) over the cap of %d refused.")
+_CAP_LOG = RateLog("%d connection(s) over the cap of %d refused.")
 # uvicorn logs two warnings for every request with an Upgrade (or CONNECT) it cannot honour;
 # anyone could write them to the log at will. They are answered as plain HTTP all the same.
-_UPGRADE_LOG = _RateLog("%d request(s) asking for an unsupported upgrade answered as plain HTTP.")
+_UPGRADE_LOG = RateLog("%d request(s) asking for an unsupported upgrade answered as plain HTTP.")
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
