@@ -191,9 +191,14 @@ def serve(
         log_config=_log_config(LOGGING_CONFIG, LOG_LEVELS.get(settings.log_level, 20)),
         access_log=access_log,
         lifespan="on",
+        # Held P-GETs answer as soon as shutdown begins (web/http_protocol.py); a request still
+        # running after this many seconds is cancelled, so a stop never waits on a slow client.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         proxy_headers=False,  # X-Forwarded-* are read where hrefs are made (web/links.py)
     )
 
+
+GRACEFUL_SHUTDOWN = 5  # seconds; systemd waits 90 before SIGKILL, Docker 10
 
 # Descriptors kept for everything but connections: the database and its WAL (two connections),
 # the listening socket, the event loop's own, standard streams, logs.

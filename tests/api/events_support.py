@@ -99,6 +99,9 @@ class Channel:
         self.last = body
         return body
 
+    def poll_task(self) -> asyncio.Task[Batch]:
+        return asyncio.create_task(self.poll())
+
     async def park(self) -> asyncio.Task[Batch]:
         """Start the P-GET and make sure it is pending before the caller acts."""
         task = asyncio.create_task(self.poll())

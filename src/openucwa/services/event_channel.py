@@ -64,6 +64,7 @@ class EventChannel:
         self.max_wait = max_wait
         self._parked: dict[str, _Parked] = {}
         self._settings: dict[str, PollSettings] = {}
+        self._stopping = False
 
     # -- writing -------------------------------------------------------------------------
 
@@ -86,6 +87,14 @@ class EventChannel:
         parked = self._parked.pop(app_id, None)
         if parked is not None:
             parked.gone = True
+            parked.wake.set()
+
+    def stop_holding(self) -> None:
+        """The server is stopping: every held P-GET answers now with the batch it would give
+        at the end of its hold (with its ``next`` link, which the client polls again once the
+        server is back), and P-GETs that come later are not held either."""
+        self._stopping = True
+        for parked in self._parked.values():
             parked.wake.set()
 
     async def close(self, app_id: str) -> None:
@@ -244,7 +253,7 @@ class EventChannel:
                 now = self._clock.now()
                 deadline = release_deadline(events, settings, now, self.max_wait)
                 remaining = hold_until - loop.time()
-                if remaining <= 0 or (deadline is not None and deadline <= now):
+                if remaining <= 0 or self._stopping or (deadline is not None and deadline <= now):
                     return read
                 if deadline is not None:
                     remaining = min(remaining, (deadline - now).total_seconds())

@@ -3,7 +3,8 @@
     PathNormalizer (leading "//" -> "/")
       -> the hottest routes (the event channel, GET of a meeting, POST myOnlineMeetings):
          their endpoint, called directly
-      -> Starlette(ServerErrorMiddleware -> ExceptionMiddleware(web/errors.py) -> Router)
+      -> Starlette(ServerErrorMiddleware -> ExceptionMiddleware(unexpected errors)
+                   -> ExceptionMiddleware(web/errors.py) -> Router)
 
 The P-GET skips Starlette's middleware and router frames because thousands of them are held
 open at once (measured: ~6 KB per held poll); the meeting GET and POST skip them for speed
@@ -29,14 +30,22 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from openucwa.domain.errors import UcwaError
 from openucwa.services.housekeeping import Job, run_forever
-from openucwa.web.context import SCOPE_KEY, Services
-from openucwa.web.errors import client_gone, http_error, ucwa_error, unexpected_error
+from openucwa.web.context import ON_SHUTDOWN, SCOPE_KEY, Services
+from openucwa.web.errors import (
+    client_gone,
+    failure_log,
+    http_error,
+    ucwa_error,
+    unexpected_error,
+)
 from openucwa.web.resources import events, my_online_meetings
 from openucwa.web.respond import EncodedResponse
 from openucwa.web.routes import ROUTES
@@ -192,12 +201,14 @@ def create_app(
     housekeeping_interval: float = 60.0,
 ) -> PathNormalizer:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if lifecycle is not None:
             await lifecycle.start()
         task = asyncio.create_task(run_forever(jobs, housekeeping_interval)) if jobs else None
         try:
-            yield
+            # uvicorn waits for every running request before the lifespan's shutdown, held
+            # P-GETs too: its protocol releases them as soon as shutdown begins.
+            yield {ON_SHUTDOWN: services.events.stop_holding}
         finally:
             if task is not None:
                 task.cancel()
@@ -212,8 +223,18 @@ def create_app(
         HTTPException: http_error,
         Unauthorized: challenge,
         ClientDisconnect: client_gone,
-        Exception: unexpected_error,
+        Exception: unexpected_error,  # the last resort: what the middleware below lets through
     }
-    app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    # Starlette hands a handler keyed by Exception to its ServerErrorMiddleware, which re-raises
+    # once it has answered: uvicorn then logged the error a second time and closed the
+    # connection. An ExceptionMiddleware of its own answers it and is done.
+    answer_unexpected = Middleware(ExceptionMiddleware, handlers={Exception: unexpected_error})
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[answer_unexpected],
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
     app.state.services = services
+    app.state.failures = failure_log()  # what unexpected_error logs (web/log_limits.py)
     return PathNormalizer(app)  # after app.state.services is set: the direct routes take it

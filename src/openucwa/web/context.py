@@ -52,3 +52,6 @@ SCOPE_KEY = "openucwa.services"
 # A list in a request's ASGI scope of what to call if its connection is lost before it is
 # answered (web/http_protocol.py calls them; the event channel's held P-GETs register).
 ON_CLOSE = "openucwa.on_close"
+# In the lifespan state (which uvicorn hands each connection's protocol): what to call when the
+# server starts to shut down (web/http_protocol.py calls it; held P-GETs answer at once).
+ON_SHUTDOWN = "openucwa.on_shutdown"

@@ -1,7 +1,8 @@
 """The one table from UCWA error code to HTTP status, and the handlers that render errors.
 
 No other module picks an HTTP status for an error. Anything unexpected becomes a bare
-500 ServiceFailure body: the traceback goes to the log, never to the client.
+500 ServiceFailure body: the traceback goes to the log, never to the client, once per kind of
+failure (then a line with the count every 10 s: web/log_limits.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from starlette.routing import Match, Route
 
 from openucwa.domain.errors import UcwaError
 from openucwa.representation.resource import ErrorBody
+from openucwa.web.log_limits import FailureLog
 from openucwa.web.respond import render_error
 
 log = logging.getLogger("openucwa.web")
+
+
+def failure_log() -> FailureLog:
+    """One per ASGI app (``app.state.failures``), so its timers run on that app's loop."""
+    return FailureLog(log)
+
 
 STATUS: dict[str, int] = {
     "BadRequest": 400,
@@ -81,7 +89,8 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    failures: FailureLog = request.app.state.failures
+    failures.failed(exc, f"{request.method} {request.url.path}")
     return render_error(
         request,
         500,

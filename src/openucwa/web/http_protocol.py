@@ -28,14 +28,16 @@
    nothing is closed after a second.
 
 All five bodies are JSON (nothing readable said which format the client wanted), and each
-refusal closes the connection: the bytes that follow cannot be framed. Everything else is
-uvicorn's own protocol.
+refusal closes the connection: the bytes that follow cannot be framed.
+
+When the server starts to shut down, uvicorn waits for every running request, held event
+P-GETs too (up to ``OPENUCWA_MAX_EVENT_WAIT``); ``shutdown`` releases them first (the
+lifespan's ``ON_SHUTDOWN`` hook). Everything else is uvicorn's own protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -43,7 +45,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from openucwa.representation import json_codec
 from openucwa.representation.media_types import JSON
 from openucwa.representation.resource import ErrorBody
-from openucwa.web.context import ON_CLOSE
+from openucwa.web.context import ON_CLOSE, ON_SHUTDOWN
+from openucwa.web.log_limits import RateLog
 from openucwa.web.respond import COMMON_HEADERS
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + header lines; HTTP.sys allows 16 KiB per header
@@ -92,27 +95,10 @@ _TOO_MANY = _refusal(
 OVER_CAP_GRACE = 1.0  # seconds an over-the-cap connection may take to start its request
 
 
-class _RateLog:
-    """One warning per LOG_EVERY seconds for a kind of refusal, with how many there were: a
-    flood of connections or of upgrade requests must not flood the log too."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what  # "%d ..." with the count first
-        self.last = float("-inf")
-        self.unlogged = 0
-
-    def note(self, logger: logging.Logger, now: float, *args: object) -> None:
-        self.unlogged += 1
-        if now - self.last >= LOG_EVERY:
-            logger.warning(self.what, self.unlogged, *args)
-            self.last, self.unlogged = now, 0
-
-
-LOG_EVERY = 10.0
-_CAP_LOG = _RateLog("%d connection(s) over the cap of %d refused.")
+_CAP_LOG = RateLog("%d connection(s) over the cap of %d refused.")
 # uvicorn logs two warnings for every request with an Upgrade (or CONNECT) it cannot honour;
 # anyone could write them to the log at will. They are answered as plain HTTP all the same.
-_UPGRADE_LOG = _RateLog("%d request(s) asking for an unsupported upgrade answered as plain HTTP.")
+_UPGRADE_LOG = RateLog("%d request(s) asking for an unsupported upgrade answered as plain HTTP.")
 
 
 class UcwaHttpToolsProtocol(HttpToolsProtocol):
@@ -174,6 +160,15 @@ class UcwaHttpToolsProtocol(HttpToolsProtocol):
             for hook in hooks:  # a held P-GET nobody waits for any more
                 hook()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this on every connection; idle ones close,
+        busy ones close after their response). Held P-GETs would keep their connections, and the
+        process, for up to ``OPENUCWA_MAX_EVENT_WAIT``: they answer now (the lifespan's hook)."""
+        stop: Callable[[], None] | None = self.app_state.get(ON_SHUTDOWN)
+        if stop is not None:
+            stop()
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         # Every request passes here: the usual case (a whole request in one chunk) costs three

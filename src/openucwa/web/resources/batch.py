@@ -340,8 +340,8 @@ async def _call(request: Request, scope: Scope, body: bytes) -> PartResponse:
     try:
         await request.app(scope, receive, collected.send)
     except Exception as exc:
-        # Starlette's error middleware re-raises once it has answered 500; never let one part
-        # take the whole batch down.
+        # Unexpected errors are answered inside the app (web/asgi.py); whatever still comes
+        # out (an error after the part's answer began) must not take the whole batch down.
         if collected.complete:
             return collected
         collected = PartResponse()
