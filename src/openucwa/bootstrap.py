@@ -80,6 +80,7 @@ def build(
         clock,
         lifetime,
         settings.invitation_timeout,
+        settings.max_pending_invitations_per_user,
     )
     applications = ApplicationService(
         storage.applications,

@@ -5,11 +5,14 @@ conversation still works. Spec: UCWA-MEETINGS.md §2.0.4, §2.11, §4.5, §4.6, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 
+from openucwa.domain.clock import FakeClock
+from openucwa.settings import Settings
 from tests.api.im_support import (
     ALICE,
     TOSH,
@@ -18,6 +21,7 @@ from tests.api.im_support import (
     accept,
     assert_error,
     connected,
+    events,
     href,
     inner,
     invitation_body,
@@ -29,6 +33,7 @@ from tests.api.im_support import (
     send,
     start,
 )
+from tests.api.meetings_support import running_app
 from tests.conftest import Helpers, Session
 
 MAX_TEXT = 32 * 1024
@@ -389,3 +394,30 @@ async def test_an_application_available_only_for_phone_audio_is_not_invited(
     done = one(read, "messagingInvitation", "completed")
     assert (done["status"], done["reason"]["subcode"]) == ("Failure", "TemporarilyUnavailable")
     await toshs.quiet()
+
+
+async def test_one_user_has_a_bounded_number_of_unanswered_invitations(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Each invitation rings (and stores its message on) every device of the person invited:
+    past the cap a new one answers 409 TooManyConversations until one is answered."""
+    capped = replace(settings, max_pending_invitations_per_user=2)
+    async with running_app(capped, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        alice = await helpers.session("alice")
+        await make_available(helpers, alice)
+        channel = Channel(helpers, alice)
+        await channel.poll()  # makeMeAvailable
+        for op in ("op-1", "op-2"):
+            assert (await start(helpers, bill, invitation_body(op=op))).status_code == 201
+        refused = await start(helpers, bill, invitation_body(op="op-3"))
+        assert_error(refused, 409, "Conflict", "TooManyConversations")
+        # Another user is not held back by bill's invitations.
+        tosh = await helpers.session("tosh")
+        assert (await start(helpers, tosh, invitation_body(op="t-1"))).status_code == 201
+        # Alice declines one of bill's: he may invite again.
+        started = events(await channel.poll(), "messagingInvitation", "started")
+        decline = inner(started[0])["_links"]["decline"]["href"]
+        assert (await helpers.client.post(decline, headers=alice.headers)).status_code == 204
+        assert (await start(helpers, bill, invitation_body(op="op-4"))).status_code == 201
+        assert_error(await start(helpers, bill, invitation_body(op="op-5")), 409, "Conflict")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -57,6 +58,7 @@ log = logging.getLogger("openucwa.messaging")
 
 # Nobody answered in time (spec §3.9): the inviter's side, then the invitee's devices.
 TIMED_OUT = ("RemoteFailure", "Timeout", "The person did not answer.")
+MAX_PENDING_INVITATIONS = 16  # unanswered invitations one user may have at once
 MISSED = ("Informational", "Missed", "The invitation was not answered.")
 
 
@@ -149,6 +151,7 @@ class MessagingService:
         clock: Clock,
         lifetime: Lifetime,
         invitation_timeout: float = INVITATION_TIMEOUT_SECONDS,
+        max_pending_invitations: int = MAX_PENDING_INVITATIONS,
     ) -> None:
         self._repo = repo
         self._apps = apps
@@ -160,6 +163,11 @@ class MessagingService:
         self._typing: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._invitation_timeout = invitation_timeout
         self._unanswered: dict[str, asyncio.TimerHandle] = {}  # thread id -> its timeout
+        # Unanswered invitations per inviter (thread id -> inviter; inviter -> how many): one
+        # user cannot ring (and store messages on) everyone's devices without bound.
+        self._max_pending = max_pending_invitations
+        self._inviter_of: dict[str, str] = {}
+        self._pending_of: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()  # timer callbacks running
 
     async def _name(self, uri: str) -> str:
@@ -249,6 +257,11 @@ class MessagingService:
 
     async def start(self, caller: Caller, app: Application, data: StartInput) -> Invitation:
         checked = check_start(data, caller.uri)
+        if self._pending_of[caller.uri] >= self._max_pending:
+            raise Conflict(
+                "TooManyConversations",
+                f"At most {self._max_pending} invitations may wait for an answer at once.",
+            )
         # Tried again when an application it invites was deleted between choosing it and
         # writing (its rows would ring nobody until the timeout).
         return await _retried(lambda: self._start(caller, app, checked))
@@ -343,6 +356,8 @@ class MessagingService:
             self._unanswered[thread.thread_id] = asyncio.get_running_loop().call_later(
                 self._invitation_timeout, self._spawn_time_out, thread.thread_id
             )
+            self._inviter_of[thread.thread_id] = caller.uri
+            self._pending_of[caller.uri] += 1
         return inv
 
     # -- no answer -----------------------------------------------------------------------
@@ -354,10 +369,19 @@ class MessagingService:
         timer = self._unanswered.pop(thread_id, None)
         if timer is not None:
             timer.cancel()
+        self._answered(thread_id)
+
+    def _answered(self, thread_id: str) -> None:
+        inviter = self._inviter_of.pop(thread_id, None)
+        if inviter is not None:
+            self._pending_of[inviter] -= 1
+            if self._pending_of[inviter] <= 0:
+                del self._pending_of[inviter]
 
     async def _time_out(self, thread_id: str) -> bool:
         """End an invitation nobody answered (spec §3.9); False if it was answered meanwhile."""
         self._unanswered.pop(thread_id, None)
+        self._answered(thread_id)
         try:
             await self._end(
                 thread_id, INV_FAILED, _reason(*TIMED_OUT), incoming=(INV_FAILED, _reason(*MISSED))
