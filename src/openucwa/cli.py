@@ -19,6 +19,7 @@ from openucwa.domain.users import User, parse_sip_uri
 from openucwa.settings import DEFAULT_DATABASE, Settings, SettingsError, from_env
 from openucwa.storage.sql import SqliteStorage, migrate as migrate_sqlite
 from openucwa.storage.sql.engine import pending_migrations, sqlite_path
+from openucwa.web.access_log import RedactCredentials
 
 T = TypeVar("T")
 
@@ -240,6 +241,10 @@ def _log_config(uvicorn_config: dict[str, Any], level: int) -> dict[str, Any]:
     and their warnings came out bare on stderr."""
     config = copy.deepcopy(uvicorn_config)
     config["loggers"]["openucwa"] = {"handlers": ["default"], "level": level, "propagate": False}
+    # Access lines (OPENUCWA_ACCESS_LOG, on standard output as uvicorn writes them) never
+    # carry a password or token a client put in a query string.
+    config.setdefault("filters", {})["redact"] = {"()": RedactCredentials}
+    config["handlers"]["access"].setdefault("filters", []).append("redact")
     return config
 
 

@@ -48,6 +48,20 @@ async def test_html_in_the_subject_is_escaped(helpers: Helpers) -> None:
     assert "&lt;script&gt;" in page and "&amp;" in page and "&lt;b&gt;co&lt;/b&gt;" in page
 
 
+async def test_the_page_forbids_scripts_frames_and_sniffing(helpers: Helpers) -> None:
+    """The organizer chooses what the page shows: defence in depth beside the escaping."""
+    bill = await helpers.session("bill")
+    meeting = await created(helpers, bill, {"subject": "hardened"})
+    for response in (
+        await open_page(helpers, meeting["joinUrl"]),
+        await helpers.client.get("/bmauldin/ZZZZ9999"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+
+
 async def test_page_follows_updates_and_disappears_after_delete(helpers: Helpers) -> None:
     bill = await helpers.session("bill")
     meeting = await created(helpers, bill, {"subject": "Draft agenda"})

@@ -22,6 +22,15 @@ _PAGE = """<!DOCTYPE html>
 </body></html>
 """
 
+# The page shows text its organizer chose: no scripts, styles, frames or sniffing, whatever
+# that text holds (it is escaped as well).
+HARDENING = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 async def join_page(request: Request) -> Response:
     svc = services(request)
@@ -32,7 +41,7 @@ async def join_page(request: Request) -> Response:
         page = _PAGE.format(
             title="Meeting not found", body="<p>This meeting does not exist or was deleted.</p>"
         )
-        return render_bytes(request, 404, page.encode(), HTML_UTF8)
+        return render_bytes(request, 404, page.encode(), HTML_UTF8, HARDENING)
     organizer = await svc.users.get(meeting.organizer_uri)
     name = organizer.name if organizer else meeting.organizer_uri
     subject = meeting.subject or "Online meeting"
@@ -41,6 +50,5 @@ async def join_page(request: Request) -> Response:
         f"<p>Meeting id: <code>{escape(meeting.meeting_id)}</code></p>"
         f'<p>Conference URI: <code id="uri">{escape(meeting.online_meeting_uri)}</code></p>'
     )
-    return render_bytes(
-        request, 200, _PAGE.format(title=escape(subject), body=body).encode(), HTML_UTF8
-    )
+    page = _PAGE.format(title=escape(subject), body=body)
+    return render_bytes(request, 200, page.encode(), HTML_UTF8, HARDENING)
