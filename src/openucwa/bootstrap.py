@@ -81,6 +81,7 @@ def build(
         lifetime,
         settings.invitation_timeout,
         settings.max_pending_invitations_per_user,
+        settings.invitations_per_minute,
     )
     applications = ApplicationService(
         storage.applications,

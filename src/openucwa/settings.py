@@ -35,6 +35,7 @@ class Settings:
     housekeeping_interval: float = 60.0  # seconds between housekeeping runs
     invitation_timeout: float = 30.0  # seconds an IM invitation waits for an answer
     max_pending_invitations_per_user: int = 16  # unanswered IM invitations one user may have
+    invitations_per_minute: int = 30  # IM invitations one user may start a minute
     max_event_wait: float = 180.0  # longest hold of an event-channel P-GET, seconds
     event_retention: int = 3 * 3600  # seconds events are kept in the log
     one_sender_per_batch: bool = False  # cut batches where the sender changes (sender[0] clients)

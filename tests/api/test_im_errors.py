@@ -421,3 +421,26 @@ async def test_one_user_has_a_bounded_number_of_unanswered_invitations(
         assert (await helpers.client.post(decline, headers=alice.headers)).status_code == 204
         assert (await start(helpers, bill, invitation_body(op="op-4"))).status_code == 201
         assert_error(await start(helpers, bill, invitation_body(op="op-5")), 409, "Conflict")
+
+
+async def test_starting_and_cancelling_in_a_loop_is_rate_limited(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Cancelling frees a place among the unanswered ones at once, so the cap alone would not
+    bound how fast one user rings everyone's devices: a token bucket per inviter does."""
+    limited = replace(settings, invitations_per_minute=5)
+    async with running_app(limited, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        alice = await helpers.session("alice")
+        await make_available(helpers, alice)
+        for i in range(5):
+            started = await start(helpers, bill, invitation_body(op=f"op-{i}"))
+            assert started.status_code == 201, started.text
+            invitation = await helpers.client.get(started.headers["location"], headers=bill.headers)
+            cancel = invitation.json()["_links"]["cancel"]["href"]
+            assert (await helpers.client.post(cancel, headers=bill.headers)).status_code == 204
+        refused = await start(helpers, bill, invitation_body(op="op-5"))
+        assert_error(refused, 429, "TooManyRequests")
+        clock.advance(13)  # 5 a minute: one more every 12 s
+        assert (await start(helpers, bill, invitation_body(op="op-6"))).status_code == 201
+        assert_error(await start(helpers, bill, invitation_body(op="op-7")), 429, "TooManyRequests")

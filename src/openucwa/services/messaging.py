@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from openucwa.auth.throttle import AddressThrottle
 from openucwa.domain.applications import Application, Lifetime
 from openucwa.domain.clock import Clock
 from openucwa.domain.conversations import (
@@ -47,7 +48,7 @@ from openucwa.domain.conversations import (
     check_start,
     require_messaging_connected,
 )
-from openucwa.domain.errors import Conflict, NotFound
+from openucwa.domain.errors import Conflict, NotFound, TooManyRequests
 from openucwa.domain.events import HIGH, NewEvent, app_stream, conversation_stream
 from openucwa.domain.ids import IdGenerator
 from openucwa.domain.users import Caller
@@ -59,6 +60,7 @@ log = logging.getLogger("openucwa.messaging")
 # Nobody answered in time (spec §3.9): the inviter's side, then the invitee's devices.
 TIMED_OUT = ("RemoteFailure", "Timeout", "The person did not answer.")
 MAX_PENDING_INVITATIONS = 16  # unanswered invitations one user may have at once
+INVITATIONS_PER_MINUTE = 30  # invitations one user may start a minute (at once: as many)
 MISSED = ("Informational", "Missed", "The invitation was not answered.")
 
 
@@ -152,6 +154,7 @@ class MessagingService:
         lifetime: Lifetime,
         invitation_timeout: float = INVITATION_TIMEOUT_SECONDS,
         max_pending_invitations: int = MAX_PENDING_INVITATIONS,
+        invitations_per_minute: int = INVITATIONS_PER_MINUTE,
     ) -> None:
         self._repo = repo
         self._apps = apps
@@ -168,6 +171,10 @@ class MessagingService:
         self._max_pending = max_pending_invitations
         self._inviter_of: dict[str, str] = {}
         self._pending_of: Counter[str] = Counter()
+        # ... nor start and cancel invitations in a loop: a token bucket per inviter.
+        self._invite_rate = AddressThrottle(
+            clock, per_minute=invitations_per_minute, burst=invitations_per_minute
+        )
         self._tasks: set[asyncio.Task[Any]] = set()  # timer callbacks running
 
     async def _name(self, uri: str) -> str:
@@ -262,6 +269,8 @@ class MessagingService:
                 "TooManyConversations",
                 f"At most {self._max_pending} invitations may wait for an answer at once.",
             )
+        if not self._invite_rate.admit(caller.uri):
+            raise TooManyRequests(message="Too many invitations in the last minute.")
         # Tried again when an application it invites was deleted between choosing it and
         # writing (its rows would ring nobody until the timeout).
         return await _retried(lambda: self._start(caller, app, checked))
