@@ -421,6 +421,26 @@ async def test_extension_writes_mark_the_meeting_changed_under_its_etag(
     assert await changed()  # deleted
 
 
+async def test_put_extension_holds_the_meetings_values_to_max_bytes(
+    storage: SqliteStorage,
+) -> None:
+    meetings = storage.meetings
+    await meetings.create(meeting(), 10)
+    big = extension("big", values=(("v", "x" * 100),))  # 110 bytes stored: [["v","x…"]]
+    await meetings.put_extension(BILL, "IB88RLLY", big, None, 32, 120)
+    with pytest.raises(Conflict) as caught:  # + 18 bytes: [["color","blue"]]
+        await meetings.put_extension(BILL, "IB88RLLY", extension("more"), None, 32, 120)
+    assert caught.value.subcode == "LimitExceeded"
+    # Replacing one counts the others only, not the values it replaces.
+    bigger = extension("big", etag="e2", values=(("v", "y" * 110),))  # 120 bytes
+    await meetings.put_extension(BILL, "IB88RLLY", bigger, "e1", max_bytes=120)
+    with pytest.raises(Conflict):
+        too_big = extension("big", etag="e3", values=(("v", "z" * 111),))
+        await meetings.put_extension(BILL, "IB88RLLY", too_big, "e2", max_bytes=120)
+    stored = await meetings.get(BILL, "IB88RLLY")
+    assert stored is not None and stored.extensions == (bigger,)
+
+
 async def test_application_embedded_etag_round_trips(storage: SqliteStorage) -> None:
     apps = storage.applications
     created, _ = await apps.get_or_create(app(), 10)
