@@ -14,7 +14,7 @@ import click
 
 from openucwa.auth.passwords import Passwords
 from openucwa.bootstrap import build, open_storage
-from openucwa.domain.errors import Conflict
+from openucwa.domain.errors import Conflict, ServiceUnavailable
 from openucwa.domain.users import User, parse_sip_uri
 from openucwa.settings import DEFAULT_DATABASE, Settings, SettingsError, from_env
 from openucwa.storage.sql import SqliteStorage, migrate as migrate_sqlite
@@ -65,7 +65,13 @@ def _run(settings: Settings, work: Callable[[SqliteStorage], Awaitable[T]]) -> T
         finally:
             await storage.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ServiceUnavailable:
+        raise click.ClickException(
+            f"the database stayed locked by another process for {settings.database_busy_timeout:g}"
+            " s (OPENUCWA_DATABASE_BUSY_TIMEOUT): try again"
+        ) from None
 
 
 def _settings(**overrides: Any) -> Settings:

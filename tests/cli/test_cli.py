@@ -226,3 +226,21 @@ def test_empty_passwords_and_names_are_refused(db: str) -> None:
         "users", "passwd", "a@contoso.com", "--password", "", "--database", db
     )
     assert "sip:a@contoso.com" in run("users", "list", "--database", db)
+
+
+def test_a_write_blocked_by_another_process_is_one_line(db: str, tmp_path: Path) -> None:
+    run("migrate", "--database", db)
+    other = sqlite3.connect(tmp_path / "cli.db", isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")  # as a server leaves it: readers go on
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        out = failure(
+            *("users", "add", "a@contoso.com", "--name", "A", "--password", "p"),
+            *("--database", db),
+            env={"OPENUCWA_DATABASE_BUSY_TIMEOUT": "0.2"},
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "locked by another process" in out
+    assert "a@contoso.com" not in run("users", "list", "--database", db)

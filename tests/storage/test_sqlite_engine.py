@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from openucwa.domain.errors import Conflict
+from openucwa.domain.errors import Conflict, ServiceUnavailable
 from openucwa.domain.users import User
 from openucwa.storage.sql import SqliteStorage, migrate
 
@@ -204,3 +204,50 @@ async def test_a_job_that_ends_the_transaction_itself_fails_its_batch(
     assert "no transaction is active" in str(results[0])
     await storage.users.add(person(9))  # the engine goes on
     assert "sip:user9@contoso.com" in [u.uri for u in await storage.users.list()]
+
+
+async def test_a_write_gives_up_after_the_busy_timeout_and_is_never_committed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path), busy_timeout=0.3)
+    await store.start()
+    other = sqlite3.connect(tmp_path / "engine.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a second process, or sqlite3 at the console
+    try:
+        first = asyncio.create_task(store.users.add(person(1)))
+        await asyncio.sleep(0.15)
+        second = asyncio.create_task(store.users.add(person(2)))  # its own, later, deadline
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(first, timeout=5)
+        assert not second.done()
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(second, timeout=5)
+        third = asyncio.create_task(store.users.add(person(3)))
+        await asyncio.sleep(0.05)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await asyncio.wait_for(third, timeout=5)  # the lock is gone: the engine goes on
+    assert [u.uri for u in await store.users.list()] == [person(3).uri]
+    await store.close()
+    logged = [r.getMessage() for r in caplog.records if r.name == "openucwa.storage"]
+    assert len(logged) == 1, logged  # rate-limited: one line for both refusals
+    assert "locked by another process" in logged[0] and "engine.db" in logged[0]
+
+
+async def test_close_waits_no_longer_than_the_busy_timeout(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path), busy_timeout=0.2)
+    await store.start()
+    other = sqlite3.connect(tmp_path / "engine.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        write = asyncio.create_task(store.users.add(person(1)))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(store.close(), timeout=5)  # as on SIGTERM
+        with pytest.raises(ServiceUnavailable):
+            await write
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

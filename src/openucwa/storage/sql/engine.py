@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -26,8 +27,13 @@ from typing import Any, TypeVar
 
 from yoyo import get_backend, read_migrations
 
+from openucwa.domain.errors import ServiceUnavailable
+
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("openucwa.storage")
+BUSY_LOG_INTERVAL = 60.0  # seconds between log lines about a database locked for too long
+DATABASE_BUSY = "The database is busy. Please try again later."
 
 
 def sqlite_path(url: str) -> str:
@@ -131,8 +137,16 @@ def _commit(conn: sqlite3.Connection) -> None:
 
 
 class SqliteDatabase:
-    def __init__(self, url: str) -> None:
+    """``busy_timeout``: seconds a write waits for another process's write lock before it
+    fails with ``ServiceUnavailable`` (nothing of it committed)."""
+
+    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
         self.path = sqlite_path(url)
+        self.busy_timeout = busy_timeout
+        # While another process holds the write lock: when each waiting write gives up.
+        self._deadlines: dict[asyncio.Future[Any], float] = {}
+        self._busy_logged = -BUSY_LOG_INTERVAL
+        self._busy_refused = 0  # writes refused since the last log line
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._committer: _CommitThread | None = None
@@ -157,7 +171,7 @@ class SqliteDatabase:
         self._reader.execute("PRAGMA query_only=ON")
         self._writer = _connect(self.path)
         # Never block the event loop on another process's write lock: BEGIN fails at once
-        # and the batch is retried shortly (see _run_batch).
+        # and the batch is retried shortly, up to busy_timeout (see _wait_for_lock).
         self._writer.execute("PRAGMA busy_timeout=0")
         self._committer = _CommitThread(self._loop, self._committed)
         self._idle = asyncio.Event()
@@ -218,11 +232,12 @@ class SqliteDatabase:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):  # another process writes: retry soon
-                self._schedule(delay=0.005)
+            if "locked" in str(exc) or "busy" in str(exc):  # another process writes
+                self._wait_for_lock()
                 return
             self._fail(self._take_waiting(), exc)
             return
+        self._deadlines.clear()
         batch = self._take_waiting()
         outcomes: Outcomes = []
         try:
@@ -236,6 +251,36 @@ class SqliteDatabase:
             return
         self._committing = True
         self._committer.commit(conn, outcomes)
+
+    def _wait_for_lock(self) -> None:
+        """Retry shortly; a write that has waited ``busy_timeout`` leaves the queue and fails
+        with ServiceUnavailable, so it can never be committed after its caller gave up."""
+        assert self._loop is not None
+        now = self._loop.time()
+        waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]] = []
+        expired: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]] = []
+        for job in self._waiting:
+            deadline = self._deadlines.setdefault(job[1], now + self.busy_timeout)
+            (expired if deadline <= now else waiting).append(job)
+        self._waiting = waiting
+        self._schedule(delay=0.005)
+        if not expired:
+            return
+        self._busy_refused += len(expired)
+        if now - self._busy_logged >= BUSY_LOG_INTERVAL:
+            log.error(
+                "database %s is locked by another process: %d write(s) refused after waiting"
+                " %gs for it (OPENUCWA_DATABASE_BUSY_TIMEOUT)",
+                self.path,
+                self._busy_refused,
+                self.busy_timeout,
+            )
+            self._busy_logged, self._busy_refused = now, 0
+        for _, future, _ in expired:
+            del self._deadlines[future]
+            if not future.done():
+                future.set_exception(ServiceUnavailable(message=DATABASE_BUSY))
+        self._wake_closers()
 
     def _take_waiting(
         self,
