@@ -1,5 +1,6 @@
 """The SQLite engine (storage/sql/engine.py): group commit, per-write failure isolation inside a
-batch, durability across close/reopen, and refusing an unmigrated database.
+batch, durability across close/reopen, refusing an unmigrated, newer or unusable database, and a
+bounded wait for another process's write lock.
 
 Writes run on the event loop and are committed together: every write issued in one turn of the
 loop joins the same transaction, so writes started by one ``gather`` go out as one batch.
@@ -8,6 +9,7 @@ loop joins the same transaction, so writes started by one ``gather`` go out as o
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +19,12 @@ import pytest
 from openucwa.domain.errors import Conflict, ServiceUnavailable
 from openucwa.domain.users import User
 from openucwa.storage.sql import SqliteStorage, migrate
+from openucwa.storage.sql.engine import (
+    DatabaseInUse,
+    UnusableDatabase,
+    lock_for_server,
+    pending_migrations,
+)
 
 
 def url_in(tmp_path: Path) -> str:
@@ -251,3 +259,49 @@ async def test_close_waits_no_longer_than_the_busy_timeout(tmp_path: Path) -> No
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(url: str) -> None:
+    with pytest.raises(UnusableDatabase, match="in-memory"):
+        SqliteStorage(url)
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnusableDatabase, match="is a directory"):
+        migrate(f"sqlite:///{tmp_path}")
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "engine.db").write_text("hello\n")
+    with pytest.raises(UnusableDatabase, match="file is not a database"):
+        migrate(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match="file is not a database"):
+        pending_migrations(url_in(tmp_path))
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    conn = sqlite3.connect(tmp_path / "engine.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO _yoyo_migration VALUES ('ffff', '0099_future', '2099-01-01 00:00:00')"
+        )
+    conn.close()
+    newer = "migrations this version of openucwa does not know \\(0099_future\\)"
+    with pytest.raises(UnusableDatabase, match=newer):
+        migrate(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match=newer):
+        pending_migrations(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match=newer):
+        await SqliteStorage(url_in(tmp_path)).start()
+
+
+def test_one_server_lock_per_database_file(tmp_path: Path) -> None:
+    held = lock_for_server(url_in(tmp_path))
+    try:
+        with pytest.raises(DatabaseInUse, match=f"pid {os.getpid()}"):
+            lock_for_server(url_in(tmp_path))
+    finally:
+        held.close()
+    lock_for_server(url_in(tmp_path)).close()  # free again once the holder let go

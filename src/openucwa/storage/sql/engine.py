@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from yoyo import get_backend, read_migrations
 
@@ -36,24 +38,93 @@ BUSY_LOG_INTERVAL = 60.0  # seconds between log lines about a database locked fo
 DATABASE_BUSY = "The database is busy. Please try again later."
 
 
+class UnusableDatabase(ValueError):
+    """A database URL or file that openucwa cannot use; the message says why, in one line."""
+
+
 def sqlite_path(url: str) -> str:
     """``sqlite:///var/openucwa.db`` -> ``var/openucwa.db``; ``sqlite:////abs`` -> ``/abs``."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
-        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path)")
+        raise UnusableDatabase(
+            f"not a sqlite URL: {url!r} (expected sqlite:///relative/path.db"
+            " or sqlite:////absolute/path.db)"
+        )
     path = url[len(prefix) :]
     if not path:
-        raise ValueError("the sqlite URL names no file")
+        raise UnusableDatabase(f"the sqlite URL {url!r} names no file")
+    if path == ":memory:":  # each connection would get a database of its own, lost at exit
+        raise UnusableDatabase("an in-memory database (sqlite:///:memory:) is not supported")
+    if Path(path).is_dir():
+        raise UnusableDatabase(f"{path} is a directory, not a database file")
     return path
+
+
+@contextlib.contextmanager
+def _opening(path: str) -> Iterator[None]:
+    """SQLite's errors while looking at a file (not a database, unreadable) as one line."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise UnusableDatabase(f"cannot use {path} as a database: {exc}") from None
+
+
+def _schema(path: str) -> tuple[Any, Any]:
+    """yoyo's backend for the file and this version's migrations; refuses a database that
+    holds migrations this version does not know (it was made by a newer openucwa, and this
+    code would fail on tables it does not understand)."""
+    backend = get_backend(f"sqlite:///{path}")
+    migrations = read_migrations(str(MIGRATIONS))
+    known = {m.hash for m in migrations}
+    backend.ensure_internal_schema_updated()  # creates yoyo's tables in a new file
+    applied = backend.execute(
+        f"SELECT migration_hash, migration_id FROM {backend.migration_table_quoted}"
+        " ORDER BY applied_at_utc"
+    ).fetchall()
+    unknown = [migration_id for hash_, migration_id in applied if hash_ not in known]
+    if unknown:
+        raise UnusableDatabase(
+            f"the database has migrations this version of openucwa does not know"
+            f" ({', '.join(unknown)}): use a newer openucwa"
+        )
+    return backend, migrations
+
+
+class DatabaseInUse(UnusableDatabase):
+    """Another ``openucwa serve`` holds the database's lock file."""
+
+
+def lock_for_server(url: str) -> IO[str]:
+    """Take ``<database>.lock`` (an exclusive ``flock``, held until the file is closed or the
+    process ends) and write this process's id into it. One server process per database file:
+    its write-through caches (storage/cached.py) assume no other server changes the data."""
+    path = sqlite_path(url)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = open(f"{path}.lock", "a+")  # noqa: SIM115 - held for the process's life
+    except OSError as exc:
+        raise UnusableDatabase(f"cannot open {path}.lock: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip()
+        lock.close()
+        raise DatabaseInUse(
+            f"another openucwa server{f' (pid {holder})' if holder else ''} is serving {path}"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
 
 
 def migrate(url: str) -> list[str]:
     """Apply pending migrations; return the ids applied."""
     path = sqlite_path(url)
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    backend = get_backend(f"sqlite:///{path}")
-    migrations = read_migrations(str(MIGRATIONS))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with _opening(path):
+        backend, migrations = _schema(path)
     applied: list[str] = []
     with backend.lock():
         pending = backend.to_apply(migrations)
@@ -63,8 +134,10 @@ def migrate(url: str) -> list[str]:
 
 
 def pending_migrations(url: str) -> list[str]:
-    backend = get_backend(f"sqlite:///{sqlite_path(url)}")
-    return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS)))]
+    path = sqlite_path(url)
+    with _opening(path):
+        backend, migrations = _schema(path)
+        return [m.id for m in backend.to_apply(migrations)]
 
 
 def _connect(path: str) -> sqlite3.Connection:
