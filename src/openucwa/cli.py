@@ -4,7 +4,6 @@ variable (shown in ``--help``); docs/operations.md lists them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import sys
 from collections.abc import Awaitable, Callable
@@ -108,7 +107,8 @@ def _migrate(url: str) -> list[str]:
 
 
 def _lock_for_server(url: str) -> IO[str]:
-    """The database's lock file, held by ``serve`` (and by ``migrate`` while it applies)."""
+    """The database's lock file, held by ``serve`` for the process's life (``migrate`` holds it
+    while it applies migrations)."""
     try:
         return lock_for_server(url)
     except DatabaseInUse as exc:
@@ -133,10 +133,11 @@ def migrate(database: str) -> None:
     except DatabaseInUse as exc:  # a running server's code knows only the schema it started on
         if _pending(database):
             raise click.ClickException(f"{exc}: stop it before migrating") from None
-        lock = None
+        click.echo("database is up to date")
+        return
     except UnusableDatabase as exc:
         raise click.ClickException(str(exc)) from None
-    with lock or contextlib.nullcontext():
+    with lock:
         applied = _migrate(database)
     click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
