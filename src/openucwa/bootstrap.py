@@ -37,7 +37,7 @@ class Built:
 
 def open_storage(settings: Settings) -> SqliteStorage:
     if settings.database.startswith("sqlite:"):
-        return SqliteStorage(settings.database)
+        return SqliteStorage(settings.database, busy_timeout=settings.database_busy_timeout)
     raise SystemExit(f"unsupported database URL {settings.database!r} (use sqlite:///path)")
 
 

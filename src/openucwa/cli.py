@@ -8,17 +8,23 @@ import copy
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
 from openucwa.auth.passwords import Passwords
 from openucwa.bootstrap import build, open_storage
-from openucwa.domain.errors import Conflict
+from openucwa.domain.errors import Conflict, ServiceUnavailable
 from openucwa.domain.users import User, parse_sip_uri
 from openucwa.settings import DEFAULT_DATABASE, Settings, SettingsError, from_env
 from openucwa.storage.sql import SqliteStorage, migrate as migrate_sqlite
-from openucwa.storage.sql.engine import pending_migrations, sqlite_path
+from openucwa.storage.sql.engine import (
+    DatabaseInUse,
+    UnusableDatabase,
+    lock_for_server,
+    pending_migrations,
+    sqlite_path,
+)
 from openucwa.web.access_log import RedactCredentials
 
 T = TypeVar("T")
@@ -39,6 +45,15 @@ database_option = click.option(
 )
 
 
+def _pending(url: str) -> list[str]:
+    """The migrations to apply, or one line for a URL or file that cannot be used (a bad URL,
+    a directory, a file that is not a database, a schema from a newer openucwa)."""
+    try:
+        return pending_migrations(url)
+    except UnusableDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _require_database(url: str) -> None:
     """One line, not a traceback, for a database that is not there or not migrated (and no
     empty file left behind by looking)."""
@@ -46,9 +61,9 @@ def _require_database(url: str) -> None:
         path = sqlite_path(url)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    if path != ":memory:" and not Path(path).is_file():
+    if not Path(path).is_file():
         raise click.ClickException(f"no database at {path}: run `openucwa migrate` first")
-    pending = pending_migrations(url)
+    pending = _pending(url)
     if pending:
         raise click.ClickException(
             f"database {path} needs migrating ({', '.join(pending)}): run `openucwa migrate`"
@@ -66,7 +81,13 @@ def _run(settings: Settings, work: Callable[[SqliteStorage], Awaitable[T]]) -> T
         finally:
             await storage.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ServiceUnavailable:
+        raise click.ClickException(
+            f"the database stayed locked by another process for {settings.database_busy_timeout:g}"
+            " s (OPENUCWA_DATABASE_BUSY_TIMEOUT): try again"
+        ) from None
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -80,7 +101,21 @@ def _settings(**overrides: Any) -> Settings:
 def _migrate(url: str) -> list[str]:
     if not url.startswith("sqlite:"):
         raise click.ClickException(f"unsupported database URL {url!r}")
-    return migrate_sqlite(url)
+    try:
+        return migrate_sqlite(url)
+    except UnusableDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _lock_for_server(url: str) -> IO[str]:
+    """The database's lock file, held by ``serve`` for the process's life (``migrate`` holds it
+    while it applies migrations)."""
+    try:
+        return lock_for_server(url)
+    except DatabaseInUse as exc:
+        raise click.ClickException(f"{exc}: one server process per database file") from None
+    except UnusableDatabase as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -92,7 +127,19 @@ def main() -> None:
 @database_option
 def migrate(database: str) -> None:
     """Apply pending database migrations."""
-    applied = _migrate(database)
+    if not database.startswith("sqlite:"):
+        raise click.ClickException(f"unsupported database URL {database!r}")
+    try:
+        lock = lock_for_server(database)
+    except DatabaseInUse as exc:  # a running server's code knows only the schema it started on
+        if _pending(database):
+            raise click.ClickException(f"{exc}: stop it before migrating") from None
+        click.echo("database is up to date")
+        return
+    except UnusableDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    with lock:
+        applied = _migrate(database)
     click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -170,11 +217,12 @@ def serve(
         max_event_wait=max_event_wait,
         one_sender_per_batch=one_sender_per_batch or None,
     )
+    if not demo:
+        _require_database(database)
+    _lock = _lock_for_server(database)  # held until the process ends
     if demo:
         _migrate(database)
         _run(settings, _seed_demo)  # which also checks the database
-    else:
-        _require_database(database)
     built = build(settings)
     max_connections = connection_cap(settings.max_connections)
     click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")

@@ -14,6 +14,7 @@ DEFAULT_DATABASE = "sqlite:///var/openucwa.db"
 @dataclass(frozen=True, slots=True)
 class Settings:
     database: str = DEFAULT_DATABASE
+    database_busy_timeout: float = 10.0  # seconds a write waits for another process's lock
     host: str = "127.0.0.1"
     port: int = 8080
     domains: str = "contoso.com"  # comma-separated SIP domains of the organisation

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from openucwa.cli import main
 from openucwa.domain.tokens import TokenRecord
 from openucwa.settings import Settings, from_env
 from openucwa.storage.sql import SqliteStorage
+from openucwa.storage.sql.engine import lock_for_server
 
 
 @pytest.fixture
@@ -243,3 +248,102 @@ def test_empty_passwords_and_names_are_refused(db: str) -> None:
         "users", "passwd", "a@contoso.com", "--password", "", "--database", db
     )
     assert "sip:a@contoso.com" in run("users", "list", "--database", db)
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["users", "list"], ["serve"]])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://relative.db", "not a sqlite URL"),
+        ("sqlite:///", "names no file"),
+        ("sqlite:///:memory:", "in-memory database"),
+        ("sqlite:///{tmp}", "is a directory"),
+        ("sqlite:///{tmp}/text.db", "file is not a database"),
+    ],
+)
+def test_a_bad_database_url_or_file_is_one_line(
+    tmp_path: Path, command: list[str], url: str, says: str
+) -> None:
+    (tmp_path / "text.db").write_text("hello\n")
+    out = failure(*command, "--database", url.format(tmp=tmp_path))
+    assert says in out and len(out.strip().splitlines()) == 1, out
+
+
+def test_every_command_refuses_a_database_from_a_newer_version(db: str, tmp_path: Path) -> None:
+    run("migrate", "--database", db)
+    conn = sqlite3.connect(tmp_path / "cli.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO _yoyo_migration VALUES ('ffff', '0099_future', '2099-01-01 00:00:00')"
+        )
+    conn.close()
+    newer = "migrations this version of openucwa does not know (0099_future): use a newer openucwa"
+    for command in (["migrate"], ["users", "list"], ["serve"]):
+        assert newer in failure(*command, "--database", db)
+
+
+def test_a_write_blocked_by_another_process_is_one_line(db: str, tmp_path: Path) -> None:
+    run("migrate", "--database", db)
+    other = sqlite3.connect(tmp_path / "cli.db", isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")  # as a server leaves it: readers go on
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        out = failure(
+            *("users", "add", "a@contoso.com", "--name", "A", "--password", "p"),
+            *("--database", db),
+            env={"OPENUCWA_DATABASE_BUSY_TIMEOUT": "0.2"},
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "locked by another process" in out
+    assert "a@contoso.com" not in run("users", "list", "--database", db)
+
+
+def test_migrate_does_not_change_the_schema_under_a_running_server(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'new.db'}"
+    held = lock_for_server(db)  # what `openucwa serve` holds (from another process)
+    try:
+        out = failure("migrate", "--database", db)
+        assert "is serving" in out and "stop it before migrating" in out
+    finally:
+        held.close()
+    assert "applied" in run("migrate", "--database", db)
+
+
+@pytest.mark.server
+def test_a_second_server_on_one_database_refuses_and_other_commands_still_work(
+    db: str, tmp_path: Path
+) -> None:
+    run("migrate", "--database", db)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "server.log").open("wb")
+    command = [sys.executable, "-m", "openucwa", "serve", "--port", str(port), "--database", db]
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        lock_file, deadline = tmp_path / "cli.db.lock", time.monotonic() + 20
+        while not (lock_file.exists() and lock_file.read_text().strip() == str(server.pid)):
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server never took its lock"
+            time.sleep(0.05)
+        second = subprocess.run(
+            [sys.executable, "-m", "openucwa", "serve", "--port", "0", "--database", db],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1, second
+        assert second.stderr.strip() == (
+            f"Error: another openucwa server (pid {server.pid}) is serving {tmp_path / 'cli.db'}:"
+            " one server process per database file"
+        )
+        assert "up to date" in run("migrate", "--database", db)
+        run("users", "add", "e@contoso.com", "--name", "E", "--password", "p", "--database", db)
+        assert "sip:e@contoso.com" in run("users", "list", "--database", db)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        log.close()

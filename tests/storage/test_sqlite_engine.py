@@ -1,5 +1,6 @@
 """The SQLite engine (storage/sql/engine.py): group commit, per-write failure isolation inside a
-batch, durability across close/reopen, and refusing an unmigrated database.
+batch, durability across close/reopen, refusing an unmigrated, newer or unusable database, and a
+bounded wait for another process's write lock.
 
 Writes run on the event loop and are committed together: every write issued in one turn of the
 loop joins the same transaction, so writes started by one ``gather`` go out as one batch.
@@ -8,15 +9,22 @@ loop joins the same transaction, so writes started by one ``gather`` go out as o
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from openucwa.domain.errors import Conflict
+from openucwa.domain.errors import Conflict, ServiceUnavailable
 from openucwa.domain.users import User
 from openucwa.storage.sql import SqliteStorage, migrate
+from openucwa.storage.sql.engine import (
+    DatabaseInUse,
+    UnusableDatabase,
+    lock_for_server,
+    pending_migrations,
+)
 
 
 def url_in(tmp_path: Path) -> str:
@@ -204,3 +212,96 @@ async def test_a_job_that_ends_the_transaction_itself_fails_its_batch(
     assert "no transaction is active" in str(results[0])
     await storage.users.add(person(9))  # the engine goes on
     assert "sip:user9@contoso.com" in [u.uri for u in await storage.users.list()]
+
+
+async def test_a_write_gives_up_after_the_busy_timeout_and_is_never_committed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path), busy_timeout=0.3)
+    await store.start()
+    other = sqlite3.connect(tmp_path / "engine.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a second process, or sqlite3 at the console
+    try:
+        first = asyncio.create_task(store.users.add(person(1)))
+        await asyncio.sleep(0.15)
+        second = asyncio.create_task(store.users.add(person(2)))  # its own, later, deadline
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(first, timeout=5)
+        assert not second.done()
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(second, timeout=5)
+        third = asyncio.create_task(store.users.add(person(3)))
+        await asyncio.sleep(0.05)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await asyncio.wait_for(third, timeout=5)  # the lock is gone: the engine goes on
+    assert [u.uri for u in await store.users.list()] == [person(3).uri]
+    await store.close()
+    logged = [r.getMessage() for r in caplog.records if r.name == "openucwa.storage"]
+    assert len(logged) == 1, logged  # rate-limited: one line for both refusals
+    assert "locked by another process" in logged[0] and "engine.db" in logged[0]
+
+
+async def test_close_waits_no_longer_than_the_busy_timeout(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    store = SqliteStorage(url_in(tmp_path), busy_timeout=0.2)
+    await store.start()
+    other = sqlite3.connect(tmp_path / "engine.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        write = asyncio.create_task(store.users.add(person(1)))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(store.close(), timeout=5)  # as on SIGTERM
+        with pytest.raises(ServiceUnavailable):
+            await write
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(url: str) -> None:
+    with pytest.raises(UnusableDatabase, match="in-memory"):
+        SqliteStorage(url)
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnusableDatabase, match="is a directory"):
+        migrate(f"sqlite:///{tmp_path}")
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "engine.db").write_text("hello\n")
+    with pytest.raises(UnusableDatabase, match="file is not a database"):
+        migrate(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match="file is not a database"):
+        pending_migrations(url_in(tmp_path))
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    migrate(url_in(tmp_path))
+    conn = sqlite3.connect(tmp_path / "engine.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO _yoyo_migration VALUES ('ffff', '0099_future', '2099-01-01 00:00:00')"
+        )
+    conn.close()
+    newer = "migrations this version of openucwa does not know \\(0099_future\\)"
+    with pytest.raises(UnusableDatabase, match=newer):
+        migrate(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match=newer):
+        pending_migrations(url_in(tmp_path))
+    with pytest.raises(UnusableDatabase, match=newer):
+        await SqliteStorage(url_in(tmp_path)).start()
+
+
+def test_one_server_lock_per_database_file(tmp_path: Path) -> None:
+    held = lock_for_server(url_in(tmp_path))
+    try:
+        with pytest.raises(DatabaseInUse, match=f"pid {os.getpid()}"):
+            lock_for_server(url_in(tmp_path))
+    finally:
+        held.close()
+    lock_for_server(url_in(tmp_path)).close()  # free again once the holder let go

@@ -15,7 +15,8 @@ The tree::
      ├── PreconditionRequired    code PreconditionRequired
      ├── NotAcceptable           code NotAcceptable
      ├── TooManyRequests         code TooManyRequests (too many requests in one batch)
-     └── ServiceFailure          code ServiceFailure
+     ├── ServiceFailure          code ServiceFailure
+     └── ServiceUnavailable      code ServiceUnavailable (the database is locked, ...)
 
 ``web/errors.py`` holds the one table that maps a code to an HTTP status; the same error can
 also travel inside an event as a ``reason``.
@@ -104,6 +105,11 @@ class TooManyRequests(UcwaError):
 
 class ServiceFailure(UcwaError):
     code = "ServiceFailure"
+
+
+class ServiceUnavailable(UcwaError):
+    code = "ServiceUnavailable"
+    default_message = "The service is temporarily unavailable. Please try again later."
 
 
 def validation_failure(parameters: Mapping[str, str]) -> BadRequest:

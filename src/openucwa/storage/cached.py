@@ -1,9 +1,10 @@
 """Read-through, write-through caches in front of the SQL repositories.
 
-Valid because one server process owns a SQLite database: every change to applications and
-meetings goes through these objects, so they can keep their copies exact. (Tokens are revoked
-from another process too, by ``openucwa users passwd``/``remove``; ``auth/tokens.py`` re-reads a
-token after one second.) Caches are bounded; the oldest entries go first.
+Valid because one server process owns a SQLite database (``openucwa serve`` holds its lock
+file, ``engine.lock_for_server``): every change to applications and meetings goes through these
+objects, so they can keep their copies exact. (Tokens are revoked from another process too, by
+``openucwa users passwd``/``remove``; ``auth/tokens.py`` re-reads a token after one second.)
+Caches are bounded; the oldest entries go first.
 """
 
 from __future__ import annotations

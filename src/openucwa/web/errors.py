@@ -57,7 +57,10 @@ def body_of(error: UcwaError) -> ErrorBody:
 
 async def ucwa_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UcwaError)
-    return render_error(request, STATUS.get(exc.code, 500), body_of(exc))
+    status = STATUS.get(exc.code, 500)
+    # 503 (the database is locked by another process, ...): worth retrying soon
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return render_error(request, status, body_of(exc), headers)
 
 
 def _allowed_methods(request: Request, fallback: str) -> str:

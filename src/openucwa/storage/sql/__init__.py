@@ -16,8 +16,8 @@ class SqliteStorage:
     """SQLite behind the ports. One server process owns the file, so applications and meetings
     are cached write-through (``storage/cached.py``); ``cached=False`` gives the bare adapter."""
 
-    def __init__(self, url: str, cached: bool = True) -> None:
-        self.db = SqliteDatabase(url)
+    def __init__(self, url: str, cached: bool = True, busy_timeout: float = 10.0) -> None:
+        self.db = SqliteDatabase(url, busy_timeout)
         self.users = SqlUserRepository(self.db)
         self.events = SqlEventLog(self.db)
         self.conversations = SqlConversationRepository(self.db)

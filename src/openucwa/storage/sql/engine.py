@@ -17,37 +17,114 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import logging
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from yoyo import get_backend, read_migrations
 
+from openucwa.domain.errors import ServiceUnavailable
+
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("openucwa.storage")
+BUSY_LOG_INTERVAL = 60.0  # seconds between log lines about a database locked for too long
+DATABASE_BUSY = "The database is busy. Please try again later."
+
+
+class UnusableDatabase(ValueError):
+    """A database URL or file that openucwa cannot use; the message says why, in one line."""
 
 
 def sqlite_path(url: str) -> str:
     """``sqlite:///var/openucwa.db`` -> ``var/openucwa.db``; ``sqlite:////abs`` -> ``/abs``."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
-        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path)")
+        raise UnusableDatabase(
+            f"not a sqlite URL: {url!r} (expected sqlite:///relative/path.db"
+            " or sqlite:////absolute/path.db)"
+        )
     path = url[len(prefix) :]
     if not path:
-        raise ValueError("the sqlite URL names no file")
+        raise UnusableDatabase(f"the sqlite URL {url!r} names no file")
+    if path == ":memory:":  # each connection would get a database of its own, lost at exit
+        raise UnusableDatabase("an in-memory database (sqlite:///:memory:) is not supported")
+    if Path(path).is_dir():
+        raise UnusableDatabase(f"{path} is a directory, not a database file")
     return path
+
+
+@contextlib.contextmanager
+def _opening(path: str) -> Iterator[None]:
+    """SQLite's errors while looking at a file (not a database, unreadable) as one line."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise UnusableDatabase(f"cannot use {path} as a database: {exc}") from None
+
+
+def _schema(path: str) -> tuple[Any, Any]:
+    """yoyo's backend for the file and this version's migrations; refuses a database that
+    holds migrations this version does not know (it was made by a newer openucwa, and this
+    code would fail on tables it does not understand)."""
+    backend = get_backend(f"sqlite:///{path}")
+    migrations = read_migrations(str(MIGRATIONS))
+    known = {m.hash for m in migrations}
+    backend.ensure_internal_schema_updated()  # creates yoyo's tables in a new file
+    applied = backend.execute(
+        f"SELECT migration_hash, migration_id FROM {backend.migration_table_quoted}"
+        " ORDER BY applied_at_utc"
+    ).fetchall()
+    unknown = [migration_id for hash_, migration_id in applied if hash_ not in known]
+    if unknown:
+        raise UnusableDatabase(
+            f"the database has migrations this version of openucwa does not know"
+            f" ({', '.join(unknown)}): use a newer openucwa"
+        )
+    return backend, migrations
+
+
+class DatabaseInUse(UnusableDatabase):
+    """Another ``openucwa serve`` holds the database's lock file."""
+
+
+def lock_for_server(url: str) -> IO[str]:
+    """Take ``<database>.lock`` (an exclusive ``flock``, held until the file is closed or the
+    process ends) and write this process's id into it. One server process per database file:
+    its write-through caches (storage/cached.py) assume no other server changes the data."""
+    path = sqlite_path(url)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = open(f"{path}.lock", "a+")  # noqa: SIM115 - held for the process's life
+    except OSError as exc:
+        raise UnusableDatabase(f"cannot open {path}.lock: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip()
+        lock.close()
+        raise DatabaseInUse(
+            f"another openucwa server{f' (pid {holder})' if holder else ''} is serving {path}"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
 
 
 def migrate(url: str) -> list[str]:
     """Apply pending migrations; return the ids applied."""
     path = sqlite_path(url)
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    backend = get_backend(f"sqlite:///{path}")
-    migrations = read_migrations(str(MIGRATIONS))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with _opening(path):
+        backend, migrations = _schema(path)
     applied: list[str] = []
     with backend.lock():
         pending = backend.to_apply(migrations)
@@ -57,8 +134,10 @@ def migrate(url: str) -> list[str]:
 
 
 def pending_migrations(url: str) -> list[str]:
-    backend = get_backend(f"sqlite:///{sqlite_path(url)}")
-    return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS)))]
+    path = sqlite_path(url)
+    with _opening(path):
+        backend, migrations = _schema(path)
+        return [m.id for m in backend.to_apply(migrations)]
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -131,8 +210,16 @@ def _commit(conn: sqlite3.Connection) -> None:
 
 
 class SqliteDatabase:
-    def __init__(self, url: str) -> None:
+    """``busy_timeout``: seconds a write waits for another process's write lock before it
+    fails with ``ServiceUnavailable`` (nothing of it committed)."""
+
+    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
         self.path = sqlite_path(url)
+        self.busy_timeout = busy_timeout
+        # While another process holds the write lock: when each waiting write gives up.
+        self._deadlines: dict[asyncio.Future[Any], float] = {}
+        self._busy_logged = -BUSY_LOG_INTERVAL
+        self._busy_refused = 0  # writes refused since the last log line
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._committer: _CommitThread | None = None
@@ -157,7 +244,7 @@ class SqliteDatabase:
         self._reader.execute("PRAGMA query_only=ON")
         self._writer = _connect(self.path)
         # Never block the event loop on another process's write lock: BEGIN fails at once
-        # and the batch is retried shortly (see _run_batch).
+        # and the batch is retried shortly, up to busy_timeout (see _wait_for_lock).
         self._writer.execute("PRAGMA busy_timeout=0")
         self._committer = _CommitThread(self._loop, self._committed)
         self._idle = asyncio.Event()
@@ -218,11 +305,12 @@ class SqliteDatabase:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):  # another process writes: retry soon
-                self._schedule(delay=0.005)
+            if "locked" in str(exc) or "busy" in str(exc):  # another process writes
+                self._wait_for_lock()
                 return
             self._fail(self._take_waiting(), exc)
             return
+        self._deadlines.clear()
         batch = self._take_waiting()
         outcomes: Outcomes = []
         try:
@@ -236,6 +324,36 @@ class SqliteDatabase:
             return
         self._committing = True
         self._committer.commit(conn, outcomes)
+
+    def _wait_for_lock(self) -> None:
+        """Retry shortly; a write that has waited ``busy_timeout`` leaves the queue and fails
+        with ServiceUnavailable, so it can never be committed after its caller gave up."""
+        assert self._loop is not None
+        now = self._loop.time()
+        waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]] = []
+        expired: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]] = []
+        for job in self._waiting:
+            deadline = self._deadlines.setdefault(job[1], now + self.busy_timeout)
+            (expired if deadline <= now else waiting).append(job)
+        self._waiting = waiting
+        self._schedule(delay=0.005)
+        if not expired:
+            return
+        self._busy_refused += len(expired)
+        if now - self._busy_logged >= BUSY_LOG_INTERVAL:
+            log.error(
+                "database %s is locked by another process: %d write(s) refused after waiting"
+                " %gs for it (OPENUCWA_DATABASE_BUSY_TIMEOUT)",
+                self.path,
+                self._busy_refused,
+                self.busy_timeout,
+            )
+            self._busy_logged, self._busy_refused = now, 0
+        for _, future, _ in expired:
+            del self._deadlines[future]
+            if not future.done():
+                future.set_exception(ServiceUnavailable(message=DATABASE_BUSY))
+        self._wake_closers()
 
     def _take_waiting(
         self,

@@ -9,7 +9,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from openucwa.auth.grants import OAuthError, SignInBusy
-from openucwa.domain.errors import UcwaError
+from openucwa.domain.errors import ServiceUnavailable, UcwaError
 from openucwa.web.body import read_body
 from openucwa.web.context import services
 from openucwa.web.proxies import TrustedProxies
@@ -82,4 +82,8 @@ async def token(request: Request) -> Response:
             "temporarily_unavailable", "Too many sign-ins at once; try again shortly.", 503
         )
         response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except ServiceUnavailable:  # the database is locked by another process
+        response = _error("temporarily_unavailable", "The service is busy; try again shortly.", 503)
+        response.headers["Retry-After"] = "1"
         return response
