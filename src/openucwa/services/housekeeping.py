@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from openucwa.domain.clock import Clock
+from openucwa.domain.errors import ServiceUnavailable
 from openucwa.services.applications import ApplicationService
 from openucwa.services.messaging import MessagingService
 from openucwa.services.ports import EventLog, TokenStore
@@ -50,6 +51,8 @@ async def run_once(jobs: Mapping[str, Job]) -> dict[str, int]:
     for name, job in jobs.items():
         try:
             done[name] = await job()
+        except ServiceUnavailable as exc:  # the database stayed locked: tried again next run
+            log.warning("housekeeping job %s skipped: %s", name, exc.message)
         except Exception:  # one failing job never stops the others
             log.exception("housekeeping job %s failed", name)
     return done
