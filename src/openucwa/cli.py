@@ -312,6 +312,10 @@ def users() -> None:
     """Manage the directory of users."""
 
 
+MAX_NAME_LENGTH = 256  # a user's display name (users add)
+MAX_ADDRESS_LENGTH = 256  # a user's SIP URI
+
+
 def _uri(address: str) -> str:
     uri = parse_sip_uri(address)
     if uri is None:
@@ -332,16 +336,32 @@ def _require_password(password: str) -> None:
 def users_add(sip_address: str, name: str, password: str, database: str) -> None:
     """Add a user, e.g. `openucwa users add alice@contoso.com --name "Alice" --password …`."""
     uri = _uri(sip_address)
+    if len(uri) > MAX_ADDRESS_LENGTH:
+        raise click.BadParameter(f"longer than {MAX_ADDRESS_LENGTH} characters")
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
+    if len(name) > MAX_NAME_LENGTH or any(not c.isprintable() for c in name):
+        raise click.BadParameter(
+            f"at most {MAX_NAME_LENGTH} printable characters (no line breaks or control"
+            " characters: the name is shown in every participant and contact)",
+            param_hint="--name",
+        )
     _require_password(password)
+    settings = _settings(database=database)
+    domain = uri.partition("@")[2]
+    if domain not in settings.domain_set:
+        click.echo(
+            f"note: {domain} is not one of the organisation's domains (OPENUCWA_DOMAINS="
+            f"{settings.domains}); this user will count as outside the organisation",
+            err=True,
+        )
     user = User(uri=uri, name=name, password_hash=Passwords().hash(password))
 
     async def work(storage: SqliteStorage) -> None:
         await storage.users.add(user)
 
     try:
-        _run(_settings(database=database), work)
+        _run(settings, work)
     except Conflict:
         raise click.ClickException(f"{uri} already exists") from None
     click.echo(f"added {uri}")

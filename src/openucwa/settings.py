@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from ipaddress import ip_network
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE = "sqlite:///var/openucwa.db"
 
@@ -65,6 +67,7 @@ _MINIMUM: dict[str, float] = {"port": 0, "signin_queue": 0}
 # (timedelta, asyncio), and no count is meant to be that high.
 LARGEST = 1_000_000_000
 _MAXIMUM: dict[str, float] = {"port": 65535}
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -108,6 +111,18 @@ def check(settings: Settings) -> Settings:
             f"{env_name('log_level')} must be one of {', '.join(LOG_LEVELS)}"
             f" (got {settings.log_level!r})"
         )
+    if not settings.domain_set or not all(_DOMAIN.fullmatch(d) for d in settings.domain_set):
+        raise SettingsError(
+            f"{env_name('domains')} must name the organisation's SIP domains, comma-separated"
+            f" (got {settings.domains!r})"
+        )
+    if settings.meet_url:
+        parts = urlsplit(settings.meet_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise SettingsError(
+                f"{env_name('meet_url')} must be an http or https URL such as"
+                f" https://meet.contoso.com (got {settings.meet_url!r})"
+            )
     for entry in settings.trusted_proxy_set:
         try:
             ip_network(entry, strict=False)

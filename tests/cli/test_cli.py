@@ -210,6 +210,10 @@ def failure(*args: str, env: dict[str, str] | None = None) -> str:
         ("OPENUCWA_LOG_LEVEL", "", "must be one of"),
         ("OPENUCWA_TRUSTED_PROXIES", "10.0.0.5, proxy.local", "'proxy.local' is neither"),
         ("OPENUCWA_TRUSTED_PROXIES", "10.0.0.0/33", "'10.0.0.0/33' is neither"),
+        ("OPENUCWA_DOMAINS", ",,", "must name the organisation's SIP domains"),
+        ("OPENUCWA_DOMAINS", "contoso.com, not a domain", "must name the organisation's"),
+        ("OPENUCWA_MEET_URL", "not a url", "must be an http or https URL"),
+        ("OPENUCWA_MEET_URL", "ftp://meet.contoso.com", "must be an http or https URL"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_its_variable(
@@ -347,3 +351,27 @@ def test_a_second_server_on_one_database_refuses_and_other_commands_still_work(
         server.kill()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.mark.parametrize(
+    "name", ["Eve\nmallory@contoso.com  Mallory", "tab\there", "\x1b[31mred", "n" * 257]
+)
+def test_users_add_refuses_names_that_break_lines_or_run_long(db: str, name: str) -> None:
+    run("migrate", "--database", db)
+    out = failure("users", "add", "eve@contoso.com", "--name", name, "--password", "p",
+                  "--database", db)  # fmt: skip
+    assert "--name" in out and "printable" in out
+    assert "eve@contoso.com" not in run("users", "list", "--database", db)
+
+
+def test_users_add_notes_a_user_outside_the_organisation(db: str) -> None:
+    run("migrate", "--database", db)
+    result = CliRunner().invoke(
+        main,
+        ["users", "add", "guest@fabrikam.com", "--name", "Guest", "--password", "p",
+         "--database", db],
+        env={"OPENUCWA_DOMAINS": "contoso.com"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "added sip:guest@fabrikam.com" in result.output
+    assert "fabrikam.com is not one of the organisation's domains" in result.output
