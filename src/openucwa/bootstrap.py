@@ -117,6 +117,7 @@ def build(
             max_body_bytes=settings.max_body_bytes,
             meet_url=settings.meet_url,
             trusted_proxies=TrustedProxies(settings.trusted_proxy_set),
+            xframe_origins=settings.xframe_origin_list,
         ),
     )
     jobs = standard_jobs(

@@ -46,11 +46,27 @@ class Settings:
     signin_workers: int = max(os.cpu_count() or 1, 1)  # password checks run at once
     signin_queue: int = 64  # password checks waiting for a worker; more answer 503
     trusted_proxies: str = ""  # comma-separated peer addresses whose X-Forwarded-For counts
+    xframe_origins: str = ""  # comma-separated web origins the XFrame relay serves ("" = any)
     log_level: str = "info"
 
     @property
     def trusted_proxy_set(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
+
+    @property
+    def xframe_origin_list(self) -> tuple[str, ...]:
+        """The origins as browsers name them: ``https://app.contoso.com`` (lower case, no
+        path, no default port)."""
+        found: list[str] = []
+        for entry in (e.strip() for e in self.xframe_origins.split(",")):
+            if entry:
+                parts = urlsplit(entry)
+                scheme, host = parts.scheme.lower(), parts.netloc.lower()
+                default = {"http": ":80", "https": ":443"}.get(scheme, "")
+                if default and host.endswith(default):
+                    host = host[: -len(default)]
+                found.append(f"{scheme}://{host}")
+        return tuple(found)
 
     @property
     def domain_set(self) -> frozenset[str]:
@@ -122,6 +138,19 @@ def check(settings: Settings) -> Settings:
             raise SettingsError(
                 f"{env_name('meet_url')} must be an http or https URL such as"
                 f" https://meet.contoso.com (got {settings.meet_url!r})"
+            )
+    for entry in (e.strip() for e in settings.xframe_origins.split(",")):
+        parts = urlsplit(entry)
+        if entry and (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(
+                f"{env_name('xframe_origins')}: {entry!r} is not a web origin such as"
+                " https://app.contoso.com"
             )
     for entry in settings.trusted_proxy_set:
         try:

@@ -23,6 +23,7 @@ class EdgeConfig:
     max_body_bytes: int = 256 * 1024
     meet_url: str = ""  # base of joinUrl; "" = this server's own origin
     trusted_proxies: TrustedProxies = TrustedProxies()  # peers whose X-Forwarded-For counts
+    xframe_origins: tuple[str, ...] = ()  # web origins the XFrame relay serves; () = any
 
 
 @dataclass(frozen=True, slots=True)

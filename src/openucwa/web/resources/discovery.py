@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,18 +47,25 @@ async def user(request: Request) -> Response:
     return render(request, resource)  # a HEAD gets GET's header fields and no content
 
 
-_XFRAME = b"""<!DOCTYPE html>
+_XFRAME = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>openucwa xframe</title></head>
 <body><script>
 // Cross-domain relay (spec 2.1.2): the parent posts a JSON string naming a request; this frame
-// performs it on its own origin and posts back the status, headers and response text.
+// performs it on its own origin and posts back the status, headers and response text. Only
+// for parents of the allowed origins (OPENUCWA_XFRAME_ORIGINS; none listed: any), and only
+// to this server: no page can borrow a visitor's browser to reach anything else.
+var ALLOWED = __ALLOWED__;
 window.addEventListener("message", function (event) {
+  if (ALLOWED.length && ALLOWED.indexOf(event.origin) < 0) { return; }
   var req;
   try { req = typeof event.data === "string" ? JSON.parse(event.data) : event.data; }
   catch (e) { return; }
   if (!req || !req.url) { return; }
+  var target;
+  try { target = new URL(req.url, location.href); } catch (e) { return; }
+  if (target.origin !== location.origin) { return; }
   var xhr = new XMLHttpRequest();
-  xhr.open((req.type || "GET").toUpperCase(), req.url, true);
+  xhr.open((req.type || "GET").toUpperCase(), target.href, true);
   var headers = req.headers || {};
   Object.keys(headers).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
   if (req.contentType) { xhr.setRequestHeader("Content-Type", req.contentType); }
@@ -74,5 +83,12 @@ window.addEventListener("message", function (event) {
 """
 
 
+def xframe_page(allowed_origins: tuple[str, ...]) -> bytes:
+    # JSON is a JavaScript literal; "<" escaped so that no origin can end the script.
+    listed = json.dumps(list(allowed_origins)).replace("<", "\\u003c")
+    return _XFRAME.replace("__ALLOWED__", listed).encode()
+
+
 async def xframe(request: Request) -> Response:
-    return render_bytes(request, 200, _XFRAME, HTML_UTF8)
+    page = xframe_page(services(request).edge.xframe_origins)
+    return render_bytes(request, 200, page, HTML_UTF8)
