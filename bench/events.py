@@ -989,6 +989,9 @@ def run(args: argparse.Namespace) -> int:
                 "OPENUCWA_MAX_APPLICATIONS_PER_USER": str(max(50, args.apps_per_user)),
                 # no housekeeping pass (it lists every application) during a measurement
                 "OPENUCWA_HOUSEKEEPING_INTERVAL": "3600",
+                # the burst: one application invites every user at once
+                "OPENUCWA_MAX_PENDING_INVITATIONS_PER_USER": "100000",
+                "OPENUCWA_INVITATIONS_PER_MINUTE": "100000",
             }
         )
         log(f"database {database}, {len(needed)} users")
