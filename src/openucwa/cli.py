@@ -225,7 +225,8 @@ def serve(
         _run(settings, _seed_demo)  # which also checks the database
     built = build(settings)
     max_connections = connection_cap(settings.max_connections)
-    click.echo(f"openucwa serving http://{host}:{port}/ (database {database})")
+    # uvicorn says "Uvicorn running on …" once the port is bound; a bind failure follows this.
+    click.echo(f"openucwa starting on http://{host}:{port}/ (database {database})")
     uvicorn.run(
         built.app,
         host=host,
