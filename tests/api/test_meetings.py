@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from openucwa.bootstrap import Built
 from openucwa.domain.clock import FakeClock
 from openucwa.domain.ids import ConferenceIds
+from openucwa.representation.resource import UCWA_NAMESPACE as NS
 from openucwa.settings import Settings
 from tests.api.meetings_support import (
     ALICE,
@@ -396,21 +398,43 @@ async def test_delete_honours_if_match_when_given(helpers: Helpers) -> None:
 
 
 async def test_a_long_list_is_whole_and_in_order(helpers: Helpers) -> None:
-    """From 64 meetings the list is built off the event loop, and read 32 at a time: the
-    answer is the same, in creation order, in JSON, XML and gzip."""
+    """Past one page (32 meetings) the list is read, encoded and sent a page at a time
+    (web/respond.py render_stream): the answer is the same, in creation order, in JSON, XML
+    and gzip, without a Content-Length; HEAD and batch parts get it too."""
     bill = await helpers.session("bill")
     subjects = [f"meeting {i:03d}" for i in range(70)]
     for subject in subjects:
         await created(helpers, bill, {"subject": subject})
     url = bill.link("onlineMeetings", "myOnlineMeetings")
-    body = (await helpers.client.get(url, headers=bill.headers)).json()
+    response = await helpers.client.get(url, headers=bill.headers)
+    assert response.status_code == 200 and "content-length" not in response.headers
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
     assert [m["subject"] for m in body["_embedded"]["myOnlineMeeting"]] == subjects
     assert len(body["_embedded"]["myAssignedOnlineMeeting"]) == 1
+    assert body["_links"]["self"]["href"] == url and body["rel"] == "myOnlineMeetings"
     xml = await helpers.client.get(url, headers={**bill.headers, "Accept": "application/xml"})
     assert xml.status_code == 200 and xml.content.count(b'rel="myOnlineMeeting"') == 70
+    root = ElementTree.fromstring(xml.content)  # well-formed, whole
+    assert len(root.findall(f"{{{NS}}}resource[@rel='myOnlineMeeting']")) == 70
     zipped = await helpers.client.get(url, headers={**bill.headers, "Accept-Encoding": "gzip"})
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.json() == body  # httpx decompresses
+    head = await helpers.client.head(url, headers=bill.headers)
+    assert head.status_code == 200 and head.content == b""
+    batch = await helpers.client.post(
+        bill.link("batch"),
+        content=(
+            b"--b\r\nContent-Type: application/http; msgtype=request\r\n\r\n"
+            b"GET " + url.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: " + bill.headers["Authorization"].encode() + b"\r\n"
+            b"Accept: application/json\r\n\r\n--b--\r\n"
+        ),
+        headers={**bill.headers, "Content-Type": "multipart/batching;boundary=b"},
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.content.count(b'"subject":"meeting ') == 70
 
 
 async def test_no_scheduled_meetings_is_an_empty_array(helpers: Helpers) -> None:

@@ -258,6 +258,18 @@ async def test_meetings_create_get_list(storage: SqliteStorage) -> None:
     assert await meetings.list_for(ALICE) == []
 
 
+async def test_meetings_come_a_page_at_a_time_in_creation_order(storage: SqliteStorage) -> None:
+    meetings = storage.meetings
+    made = [meeting(f"M{i:07d}", conference=str(i)) for i in range(70)]
+    for m in made:
+        await meetings.create(m, 100)
+    await meetings.create(meeting("ALICE001", organizer=ALICE, conference="999"), 100)
+    pages = [list(page) async for page in meetings.pages_for(BILL)]
+    assert [m for page in pages for m in page] == made == list(await meetings.list_for(BILL))
+    assert len(pages) > 1 and all(pages)  # more than one page, none of them empty
+    assert [list(p) async for p in meetings.pages_for("sip:nobody@contoso.com")] == []
+
+
 async def test_conference_ids_come_off_a_durable_sequence(storage: SqliteStorage) -> None:
     (key,) = storage.db.fetch_one("SELECT value FROM secrets WHERE name = 'conference_ids'") or ()
     expected = ConferenceIds(bytes(key))

@@ -113,6 +113,15 @@ def encode(resource: Resource) -> bytes:
     return orjson.dumps(_encodable(resource), default=_default, option=_OPTIONS)
 
 
+# An embedded resource as it stands in its container's array (``key``: its rel there), and
+# what goes between two of them: a container can be written one embedded resource at a time.
+EMBEDDED_SEPARATOR = b","
+
+
+def encode_embedded(resource: Resource, key: str) -> bytes:
+    return encode(resource)
+
+
 def _error_tree(error: ErrorBody) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code}
     if error.subcode:

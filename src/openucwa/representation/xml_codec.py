@@ -98,6 +98,17 @@ def encode(resource: Resource) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+# An embedded resource as it stands in its container (``key``: its rel there), and what goes
+# between two of them: a container can be written one embedded resource at a time.
+EMBEDDED_SEPARATOR = b""
+
+
+def encode_embedded(resource: Resource, key: str) -> bytes:
+    out: list[str] = []
+    _resource(out, resource, root=False, key=key)
+    return "".join(out).encode("utf-8")
+
+
 def encode_error(error: ErrorBody) -> bytes:
     out = [
         _DECLARATION,

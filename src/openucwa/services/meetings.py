@@ -4,7 +4,7 @@ their extensions. Rules live in ``domain.meetings``; this module loads, decides,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 
 from openucwa.domain.clock import Clock
@@ -81,9 +81,12 @@ class MeetingService:
                 meeting = with_new_identity(meeting, self._ids)
         raise DuplicateId()
 
-    async def list(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
+    async def pages(self, organizer_uri: str) -> AsyncIterator[Sequence[OnlineMeeting]]:
+        """The organizer's meetings a page at a time, the assigned one among them (it exists
+        by the first page)."""
         await self.assigned(organizer_uri)
-        return await self._repo.list_for(organizer_uri)
+        async for page in self._repo.pages_for(organizer_uri):
+            yield page
 
     async def create(self, organizer_uri: str, data: MeetingInput) -> OnlineMeeting:
         if not self._spare_conference_ids:  # inlined _conference_id: no await when one is left

@@ -8,7 +8,7 @@ ETag) are single atomic operations of the port, so no use case ever needs a lock
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -109,6 +109,11 @@ class ConversationRepository(Protocol):
 class MeetingRepository(Protocol):
     async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None: ...
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]: ...
+    def pages_for(self, organizer_uri: str) -> AsyncIterator[Sequence[OnlineMeeting]]:
+        """The organizer's meetings, in creation order, a page at a time (never an empty page):
+        a list is encoded and sent page by page, never held whole."""
+        ...
+
     async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None: ...
     async def reserve_conference_ids(self, count: int) -> list[str]:
         """Take ``count`` numbers off the durable conference sequence and return their

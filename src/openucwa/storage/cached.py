@@ -9,7 +9,7 @@ Caches are bounded; the oldest entries go first.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -118,6 +118,9 @@ class CachedMeetings:
 
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
         return await self._inner.list_for(organizer_uri)
+
+    def pages_for(self, organizer_uri: str) -> AsyncIterator[Sequence[OnlineMeeting]]:
+        return self._inner.pages_for(organizer_uri)
 
     async def get_assigned(self, organizer_uri: str) -> OnlineMeeting | None:
         hit = self._assigned.get(organizer_uri)

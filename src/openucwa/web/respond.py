@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Callable, Hashable, Mapping
+import zlib
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from openucwa.representation import json_codec, media_types, xml_codec
 from openucwa.representation.media_types import JSON, VND_JSON, VND_XML, XML, negotiate
 from openucwa.representation.resource import ErrorBody, OptionsMetadata, Resource
+
+T = TypeVar("T")
+
+
+class Codec(Protocol):
+    """What json_codec and xml_codec both offer for resources."""
+
+    EMBEDDED_SEPARATOR: bytes
+
+    def encode(self, resource: Resource) -> bytes: ...
+    def encode_embedded(self, resource: Resource, key: str) -> bytes: ...
+
 
 COMMON_HEADERS = {
     "Cache-Control": "no-cache",
@@ -52,9 +68,7 @@ def _finish(
     body: bytes,
     content_type: str,
     headers: Mapping[str, str],
-    gzipped: bool = False,
 ) -> Response:
-    """``gzipped``: ``body`` is compressed already (render_off_loop decided and did it)."""
     raw = [*_COMMON_RAW]
     for name, value in headers.items():
         raw.append((_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")))
@@ -63,10 +77,8 @@ def _finish(
         # JSON or XML by Accept, gzip or not by Accept-Encoding: whatever this one got, a cache
         # must not hand it to a client that asked otherwise (one ETag covers every form).
         raw.append(_VARY)
-        if not gzipped and body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
+        if body and len(body) >= GZIP_MIN_BYTES and _wants_gzip(request):
             body = gzip.compress(body, compresslevel=5)
-            gzipped = True
-        if gzipped:
             raw.append((b"content-encoding", b"gzip"))
     raw.append((b"content-length", b"%d" % len(body)))
     raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
@@ -134,26 +146,96 @@ def render(
     return _finish(request, status, body, negotiated.content_type, extra)
 
 
-# Large representations are built, encoded and compressed here, one at a time, instead of on
-# the event loop: a list of 1000 meetings of 1000 attendees each (within every limit) took 9 s
-# to build and encode, and every other request waited for it (bench/README.md). On this thread
-# the loop still gets its turns (the GIL changes hands every few milliseconds).
+# Pages of large lists are built, encoded and compressed here, one at a time, instead of on the
+# event loop: a list of 1000 meetings of 1000 attendees each (within every limit) took 9 s to
+# build and encode, and every other request waited for it (bench/README.md). On this thread the
+# loop still gets its turns (the GIL changes hands every few milliseconds).
 _LARGE = ThreadPoolExecutor(1, thread_name_prefix="render")
 
 
-async def render_off_loop(request: Request, build: Callable[[], Resource]) -> Response:
-    """``render`` (status 200, no ETag, no cache) of a resource too large to build on the loop."""
+class StreamedResponse(Response):
+    """A response whose body is sent as it is made, chunk by chunk (no Content-Length: HTTP/1.1
+    chunked transfer coding). HEAD gets the header fields and no chunk is made."""
+
+    def __init__(
+        self, chunks: AsyncIterator[bytes], status_code: int, raw_headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.status_code = status_code
+        self.body = b""
+        self.background = None
+        self.raw_headers = raw_headers
+        self._chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        chunks = self._chunks
+        try:
+            if scope.get("method") != "HEAD":
+                async for chunk in chunks:
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_HOLE = Resource("openucwa-hole")  # marks where a streamed container's embedded array goes
+
+
+def _around(codec: Codec, container: Resource, key: str) -> tuple[bytes, bytes]:
+    """The encoded ``container`` before and after the contents of its embedded ``key``."""
+    holder = replace(container, embedded={**container.embedded, key: [_HOLE]})
+    whole = codec.encode(holder)
+    mark = codec.encode_embedded(_HOLE, key)
+    at = whole.index(mark)
+    return whole[:at], whole[at + len(mark) :]
+
+
+async def render_stream(
+    request: Request,
+    container: Resource,
+    key: str,
+    pages: AsyncIterator[Sequence[T]],
+    represent: Callable[[T], Resource],
+) -> Response:
+    """``container`` with its embedded ``key`` filled from ``pages`` (each item made a resource
+    by ``represent``), sent as it is read: a page is represented, encoded and gzipped on the
+    render thread while the loop serves others, and then sent. Neither the list nor its
+    encoding is ever held whole (a list of 1000 large meetings was hundreds of MB per
+    request)."""
     negotiated = negotiate(request.headers.get("accept"))
-    codec = json_codec if negotiated.format == "json" else xml_codec
-    method = request.method
-    gzip_it = (method == "GET" or method == "HEAD") and _wants_gzip(request)
+    codec: Codec = json_codec if negotiated.format == "json" else xml_codec
+    gzip_it = request.method in ("GET", "HEAD") and _wants_gzip(request)
+    raw = [*_COMMON_RAW, _VARY]
+    if gzip_it:
+        raw.append((b"content-encoding", b"gzip"))
+    content_type = negotiated.content_type
+    raw.append((b"content-type", _RAW_TYPES.get(content_type) or content_type.encode("latin-1")))
+    head, tail = _around(codec, container, key)
+    packer = zlib.compressobj(5, zlib.DEFLATED, 31) if gzip_it else None  # 31: gzip framing
 
-    def encode() -> bytes:
-        body = codec.encode(build())
-        return gzip.compress(body, compresslevel=5) if gzip_it and body else body
+    def pack(data: bytes, last: bool = False) -> bytes:
+        if packer is None:
+            return data
+        return packer.compress(data) + (packer.flush() if last else b"")
 
-    body = await asyncio.get_running_loop().run_in_executor(_LARGE, encode)
-    return _finish(request, 200, body, negotiated.content_type, {}, gzipped=gzip_it and bool(body))
+    async def chunks() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        yield pack(head)
+        separator = b""
+        async for page in pages:
+            lead = separator
+
+            def encode_page(page: Sequence[T] = page, lead: bytes = lead) -> bytes:
+                items = [codec.encode_embedded(represent(item), key) for item in page]
+                return pack(lead + codec.EMBEDDED_SEPARATOR.join(items))
+
+            yield await loop.run_in_executor(_LARGE, encode_page)
+            separator = codec.EMBEDDED_SEPARATOR
+        yield pack(tail, last=True)
+
+    return StreamedResponse(chunks(), 200, raw)
 
 
 class EncodedCache:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
 from openucwa.domain.ids import ConferenceIds, MeetingId
@@ -133,10 +133,12 @@ class SqlMeetingRepository:
         return self._meeting(row) if row else None
 
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]:
-        """Read LIST_PAGE meetings at a time, letting the event loop serve others in between:
-        1000 meetings of 1000 attendees each took ~0.45 s to read, and four such lists at
-        once held every other request for seconds."""
-        meetings: list[OnlineMeeting] = []
+        return [m async for page in self.pages_for(organizer_uri) for m in page]
+
+    async def pages_for(self, organizer_uri: str) -> AsyncIterator[Sequence[OnlineMeeting]]:
+        """LIST_PAGE meetings at a time, letting the event loop serve others in between: 1000
+        meetings of 1000 attendees each took ~0.45 s to read, and four such lists at once held
+        every other request for seconds."""
         after = 0
         while True:
             rows = self._db.fetch_all(
@@ -144,9 +146,10 @@ class SqlMeetingRepository:
                 " ORDER BY rowid LIMIT ?",
                 (organizer_uri, after, LIST_PAGE),
             )
-            meetings.extend(self._meeting(r[1:]) for r in rows)
+            if rows:
+                yield [self._meeting(r[1:]) for r in rows]
             if len(rows) < LIST_PAGE:
-                return meetings
+                return
             after = int(rows[-1][0])
             await asyncio.sleep(0)
 

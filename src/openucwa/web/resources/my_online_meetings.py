@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +25,7 @@ from openucwa.web.context import services
 from openucwa.web.guard import application_of
 from openucwa.web.links import Links
 from openucwa.web.resources.extensions import represent_extension
-from openucwa.web.respond import empty, parse_if_match, render, render_off_loop
+from openucwa.web.respond import empty, parse_if_match, render, render_stream
 
 
 def meeting_input(doc: InputDoc) -> MeetingInput:
@@ -149,27 +151,21 @@ def represent_meeting(links: Links, app_id: str, meeting: OnlineMeeting, meet_ur
     )
 
 
-# From this many meetings a list is built and encoded off the event loop (web/respond.py).
-LIST_OFF_LOOP_AT = 64
-
-
 async def list_meetings(request: Request) -> Response:
     caller, app = await application_of(request, scopes.MEETINGS_READWRITE)
     svc = services(request)
     links = Links(request)
     meet_url = svc.edge.meet_url
-    meetings = await svc.meetings.list(caller.uri)
+    assigned = await svc.meetings.assigned(caller.uri)
+    pages = svc.meetings.pages(caller.uri)
+    first: Sequence[OnlineMeeting] = await anext(pages, [])
+    second = await anext(pages, None)
 
-    def build() -> Resource:
-        assigned: list[Resource] = []
-        scheduled: list[Resource] = []
-        for meeting in meetings:
-            resource = represent_meeting(links, app.app_id, meeting, meet_url)
-            (assigned if meeting.online_meeting_rel == ASSIGNED else scheduled).append(resource)
+    def container(scheduled: list[Resource]) -> Resource:
         # Both keys always, as arrays (CLIENT-COMPAT: clients read _embedded.myOnlineMeeting[]
         # without a guard; PayloadFormat: a rel that can repeat is an array). XML shows none.
         embedded: dict[str, Resource | list[Resource]] = {
-            "myAssignedOnlineMeeting": assigned,
+            "myAssignedOnlineMeeting": [represent_meeting(links, app.app_id, assigned, meet_url)],
             "myOnlineMeeting": scheduled,
         }
         return Resource(
@@ -178,9 +174,27 @@ async def list_meetings(request: Request) -> Response:
             embedded=embedded,
         )
 
-    if len(meetings) >= LIST_OFF_LOOP_AT:
-        return await render_off_loop(request, build)
-    return render(request, build())
+    def represent(meeting: OnlineMeeting) -> Resource:
+        return represent_meeting(links, app.app_id, meeting, meet_url)
+
+    if second is None:  # one page: built and sent whole, with its length
+        return render(request, container([represent(m) for m in first if not m.is_assigned]))
+
+    async def scheduled() -> AsyncIterator[list[OnlineMeeting]]:
+        """Every page, the two read already first; the assigned meeting is in the container."""
+
+        async def all_pages() -> AsyncIterator[Sequence[OnlineMeeting]]:
+            yield first
+            yield second
+            async for page in pages:
+                yield page
+
+        async for page in all_pages():
+            kept = [m for m in page if not m.is_assigned]
+            if kept:
+                yield kept
+
+    return await render_stream(request, container([]), "myOnlineMeeting", scheduled(), represent)
 
 
 async def create_meeting(request: Request) -> Response:
