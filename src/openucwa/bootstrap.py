@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from openucwa.auth.grants import SignIn
 from openucwa.auth.passwords import PasswordChecks, Passwords
-from openucwa.auth.throttle import AddressThrottle, SignInThrottle
+from openucwa.auth.throttle import SignInThrottle, TokenBuckets
 from openucwa.auth.tokens import Tokens
 from openucwa.channel.local import LocalNotifier
 from openucwa.domain.applications import Lifetime
@@ -103,7 +103,7 @@ def build(
             tokens,
             PasswordChecks(passwords, settings.signin_workers, settings.signin_queue),
             SignInThrottle(clock),
-            AddressThrottle(
+            TokenBuckets(
                 clock,
                 per_minute=settings.signin_failures_per_minute,
                 burst=settings.signin_failures_per_minute,

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, fields, replace
 from ipaddress import ip_network
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 DEFAULT_DATABASE = "sqlite:///var/openucwa.db"
 
@@ -87,6 +87,14 @@ _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
+def _web_url(text: str) -> SplitResult | None:
+    """``text`` split, if it is an http or https URL with a host and no query or fragment."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        return None
+    return parts
+
+
 def env_name(field_name: str) -> str:
     return "OPENUCWA_" + field_name.upper()
 
@@ -132,22 +140,14 @@ def check(settings: Settings) -> Settings:
             f"{env_name('domains')} must name the organisation's SIP domains, comma-separated"
             f" (got {settings.domains!r})"
         )
-    if settings.meet_url:
-        parts = urlsplit(settings.meet_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise SettingsError(
-                f"{env_name('meet_url')} must be an http or https URL such as"
-                f" https://meet.contoso.com (got {settings.meet_url!r})"
-            )
+    if settings.meet_url and _web_url(settings.meet_url) is None:
+        raise SettingsError(
+            f"{env_name('meet_url')} must be an http or https URL such as"
+            f" https://meet.contoso.com (got {settings.meet_url!r})"
+        )
     for entry in (e.strip() for e in settings.xframe_origins.split(",")):
-        parts = urlsplit(entry)
-        if entry and (
-            parts.scheme not in ("http", "https")
-            or not parts.netloc
-            or parts.path not in ("", "/")
-            or parts.query
-            or parts.fragment
-        ):
+        parts = _web_url(entry) if entry else None
+        if entry and (parts is None or parts.path not in ("", "/")):  # an origin: no path
             raise SettingsError(
                 f"{env_name('xframe_origins')}: {entry!r} is not a web origin such as"
                 " https://app.contoso.com"

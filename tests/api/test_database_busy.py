@@ -5,7 +5,7 @@ committed, not even once the lock is released."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from dataclasses import replace
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -18,13 +18,8 @@ NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database=f"sqlite:///{tmp_path / 'test.db'}",
-        domains="contoso.com",
-        max_event_wait=1.0,
-        database_busy_timeout=0.2,
-    )
+def settings(settings: Settings) -> Settings:
+    return replace(settings, database_busy_timeout=0.2)
 
 
 @pytest.mark.parametrize("accept", ["application/json", "application/xml"])

@@ -4,7 +4,7 @@ either (tests/server/test_shutdown.py stops the real server)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -17,12 +17,8 @@ LONG_HOLD = 60.0
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database=f"sqlite:///{tmp_path / 'test.db'}",
-        domains="contoso.com",
-        max_event_wait=LONG_HOLD,
-    )
+def settings(settings: Settings) -> Settings:
+    return replace(settings, max_event_wait=LONG_HOLD)
 
 
 async def test_shutdown_answers_the_held_poll_and_holds_no_later_one(

@@ -20,6 +20,7 @@ from openucwa.domain.tokens import TokenRecord
 from openucwa.settings import Settings, from_env
 from openucwa.storage.sql import SqliteStorage
 from openucwa.storage.sql.engine import lock_for_server
+from tests.storage.support import as_if_from_a_newer_version
 
 
 @pytest.fixture
@@ -275,12 +276,7 @@ def test_a_bad_database_url_or_file_is_one_line(
 
 def test_every_command_refuses_a_database_from_a_newer_version(db: str, tmp_path: Path) -> None:
     run("migrate", "--database", db)
-    conn = sqlite3.connect(tmp_path / "cli.db")
-    with conn:
-        conn.execute(
-            "INSERT INTO _yoyo_migration VALUES ('ffff', '0099_future', '2099-01-01 00:00:00')"
-        )
-    conn.close()
+    as_if_from_a_newer_version(tmp_path / "cli.db")
     newer = "migrations this version of openucwa does not know (0099_future): use a newer openucwa"
     for command in (["migrate"], ["users", "list"], ["serve"]):
         assert newer in failure(*command, "--database", db)

@@ -10,6 +10,7 @@ from yoyo import get_backend, read_migrations
 from openucwa.domain.ids import ConferenceIds
 from openucwa.storage.sql import SqliteStorage, migrate
 from openucwa.storage.sql.engine import MIGRATIONS
+from tests.storage.support import migrated
 
 COLUMNS = (
     "organizer_uri, meeting_id, organizer_user_part, online_meeting_rel, conference_id,"
@@ -34,6 +35,14 @@ def legacy_row(meeting_id: str, conference_id: str, user: str = "bill") -> tuple
     )  # fmt: skip
 
 
+def insert_meeting(conn: sqlite3.Connection, meeting_id: str, conference_id: str) -> None:
+    """A meeting row as migrations 0001-0010 knew it."""
+    conn.execute(
+        f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+        legacy_row(meeting_id, conference_id),
+    )
+
+
 async def test_0006_keeps_meetings_extensions_order_and_reserves_old_conference_ids(
     tmp_path: Path,
 ) -> None:
@@ -42,10 +51,7 @@ async def test_0006_keeps_meetings_extensions_order_and_reserves_old_conference_
     conn = sqlite3.connect(path)
     with conn:
         for meeting_id, conference_id in (("ZZZZZZZZ", "55555555"), ("AAAAAAAA", "44444444")):
-            conn.execute(
-                f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
-                legacy_row(meeting_id, conference_id),
-            )
+            insert_meeting(conn, meeting_id, conference_id)
         conn.execute(
             "INSERT INTO meeting_extensions VALUES"
             " ('sip:bill@contoso.com', 'ZZZZZZZZ', 'ext', 'Undefined', '[]', 'e1', 'p1', 1)"
@@ -115,15 +121,10 @@ async def test_0010_gives_existing_applications_no_communication_settings(
     with conn:
         insert_application(conn, "a1")
     conn.close()
-    assert migrate(f"sqlite:///{path}")[0] == "0010_communication_settings"
-    storage = SqliteStorage(f"sqlite:///{path}")
-    await storage.start()
-    try:
+    async with migrated(path, "0010_communication_settings") as storage:
         app = await storage.applications.get("a1")
         assert app is not None and app.communication_settings == ()
         assert app.communication_etag == "2"
-    finally:
-        await storage.close()
 
 
 async def test_0011_marks_what_may_have_changed_under_the_present_etag(tmp_path: Path) -> None:
@@ -133,14 +134,8 @@ async def test_0011_marks_what_may_have_changed_under_the_present_etag(tmp_path:
     migrate_up_to(path, "0010_communication_settings")
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute(
-            f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
-            legacy_row("WITHEXT1", "111"),
-        )
-        conn.execute(
-            f"INSERT INTO meetings ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
-            legacy_row("NOEXT001", "222"),
-        )
+        insert_meeting(conn, "WITHEXT1", "111")
+        insert_meeting(conn, "NOEXT001", "222")
         conn.execute(
             "INSERT INTO meeting_extensions (organizer_uri, meeting_id, extension_id, type,"
             " vals, etag, put_guid, seq) VALUES ('sip:bill@contoso.com', 'WITHEXT1', 'x',"
@@ -148,15 +143,10 @@ async def test_0011_marks_what_may_have_changed_under_the_present_etag(tmp_path:
         )
         insert_application(conn, "a1")
     conn.close()
-    assert migrate(f"sqlite:///{path}")[0] == "0011_embedded_etags"
-    storage = SqliteStorage(f"sqlite:///{path}")
-    await storage.start()
-    try:
+    async with migrated(path, "0011_embedded_etags") as storage:
         with_ext = await storage.meetings.get("sip:bill@contoso.com", "WITHEXT1")
         without = await storage.meetings.get("sip:bill@contoso.com", "NOEXT001")
         app = await storage.applications.get("a1")
         assert with_ext is not None and with_ext.embedded_changed
         assert without is not None and not without.embedded_changed
         assert app is not None and app.embedded_changed
-    finally:
-        await storage.close()

@@ -25,6 +25,7 @@ from openucwa.storage.sql.engine import (
     lock_for_server,
     pending_migrations,
 )
+from tests.storage.support import as_if_from_a_newer_version
 
 
 def url_in(tmp_path: Path) -> str:
@@ -282,12 +283,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     migrate(url_in(tmp_path))
-    conn = sqlite3.connect(tmp_path / "engine.db")
-    with conn:
-        conn.execute(
-            "INSERT INTO _yoyo_migration VALUES ('ffff', '0099_future', '2099-01-01 00:00:00')"
-        )
-    conn.close()
+    as_if_from_a_newer_version(tmp_path / "engine.db")
     newer = "migrations this version of openucwa does not know \\(0099_future\\)"
     with pytest.raises(UnusableDatabase, match=newer):
         migrate(url_in(tmp_path))

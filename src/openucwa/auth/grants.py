@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from openucwa.auth.passwords import ChecksBusy, PasswordChecks
-from openucwa.auth.throttle import AddressThrottle, SignInThrottle
+from openucwa.auth.throttle import SignInThrottle, TokenBuckets
 from openucwa.auth.tokens import Tokens
 from openucwa.domain.users import Organization, User, parse_sip_uri
 from openucwa.services.ports import UserRepository
@@ -48,7 +48,7 @@ class SignIn:
         tokens: Tokens,
         checks: PasswordChecks,
         throttle: SignInThrottle,
-        addresses: AddressThrottle,
+        addresses: TokenBuckets,
         organization: Organization,
     ) -> None:
         self._users = users

@@ -1,5 +1,6 @@
 """Slow down repeated failed sign-ins without locking the server: per account
-(``SignInThrottle``) and per client address (``AddressThrottle``).
+(``SignInThrottle``) and per client address (``TokenBuckets``, which also bounds how fast one
+user starts instant-messaging invitations: services/messaging.py).
 
 After ``free_failures`` consecutive failures an account enters a back-off window that doubles
 with each further failure (``base`` .. ``ceiling``). Attempts inside the window are refused
@@ -59,13 +60,14 @@ class SignInThrottle:
         self._records.pop(account, None)
 
 
-class AddressThrottle:
-    """Failed sign-ins from one client address, as a token bucket: ``burst`` attempts at once,
-    refilled at ``per_minute`` a minute. An attempt takes a token when it is admitted, before
-    its password is checked (so a burst of concurrent guesses is cut at ``burst``, not after
-    every one of them was checked), and gives it back when it succeeds. An empty bucket refuses
-    the attempt without any check. The per-account throttle cannot see a flood that names a
-    different account each time; this one does. The table is bounded like SignInThrottle's."""
+class TokenBuckets:
+    """A token bucket per key: ``burst`` attempts at once, refilled at ``per_minute`` a minute.
+    For failed sign-ins the key is the client address: an attempt takes a token when it is
+    admitted, before its password is checked (so a burst of concurrent guesses is cut at
+    ``burst``, not after every one of them was checked), and gives it back when it succeeds.
+    An empty bucket refuses the attempt without any check. The per-account throttle cannot see
+    a flood that names a different account each time; this one does. The table is bounded like
+    SignInThrottle's."""
 
     def __init__(
         self, clock: Clock, per_minute: int = 60, burst: int = 60, max_entries: int = 100_000

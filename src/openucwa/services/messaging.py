@@ -21,7 +21,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from openucwa.auth.throttle import AddressThrottle
+from openucwa.auth.throttle import TokenBuckets
 from openucwa.domain.applications import Application, Lifetime
 from openucwa.domain.clock import Clock
 from openucwa.domain.conversations import (
@@ -59,9 +59,9 @@ log = logging.getLogger("openucwa.messaging")
 
 # Nobody answered in time (spec §3.9): the inviter's side, then the invitee's devices.
 TIMED_OUT = ("RemoteFailure", "Timeout", "The person did not answer.")
+MISSED = ("Informational", "Missed", "The invitation was not answered.")
 MAX_PENDING_INVITATIONS = 16  # unanswered invitations one user may have at once
 INVITATIONS_PER_MINUTE = 30  # invitations one user may start a minute (at once: as many)
-MISSED = ("Informational", "Missed", "The invitation was not answered.")
 
 
 def _reason(code: str, subcode: str | None, message: str) -> dict[str, Any]:
@@ -172,7 +172,7 @@ class MessagingService:
         self._inviter_of: dict[str, str] = {}
         self._pending_of: Counter[str] = Counter()
         # ... nor start and cancel invitations in a loop: a token bucket per inviter.
-        self._invite_rate = AddressThrottle(
+        self._invite_rate = TokenBuckets(
             clock, per_minute=invitations_per_minute, burst=invitations_per_minute
         )
         self._tasks: set[asyncio.Task[Any]] = set()  # timer callbacks running
@@ -375,12 +375,11 @@ class MessagingService:
         self._spawn(self._time_out(thread_id))
 
     def _forget_timeout(self, thread_id: str) -> None:
+        """The invitation of ``thread_id`` was answered, cancelled or timed out: its timer
+        goes, and it no longer counts among its inviter's unanswered ones."""
         timer = self._unanswered.pop(thread_id, None)
         if timer is not None:
-            timer.cancel()
-        self._answered(thread_id)
-
-    def _answered(self, thread_id: str) -> None:
+            timer.cancel()  # harmless for the timer that is firing now
         inviter = self._inviter_of.pop(thread_id, None)
         if inviter is not None:
             self._pending_of[inviter] -= 1
@@ -389,8 +388,7 @@ class MessagingService:
 
     async def _time_out(self, thread_id: str) -> bool:
         """End an invitation nobody answered (spec §3.9); False if it was answered meanwhile."""
-        self._unanswered.pop(thread_id, None)
-        self._answered(thread_id)
+        self._forget_timeout(thread_id)
         try:
             await self._end(
                 thread_id, INV_FAILED, _reason(*TIMED_OUT), incoming=(INV_FAILED, _reason(*MISSED))

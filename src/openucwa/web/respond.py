@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol, TypeVar
@@ -158,7 +158,10 @@ class StreamedResponse(Response):
     chunked transfer coding). HEAD gets the header fields and no chunk is made."""
 
     def __init__(
-        self, chunks: AsyncIterator[bytes], status_code: int, raw_headers: list[tuple[bytes, bytes]]
+        self,
+        chunks: AsyncGenerator[bytes, None],
+        status_code: int,
+        raw_headers: list[tuple[bytes, bytes]],
     ) -> None:
         self.status_code = status_code
         self.body = b""
@@ -176,7 +179,7 @@ class StreamedResponse(Response):
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -220,7 +223,7 @@ async def render_stream(
             return data
         return packer.compress(data) + (packer.flush() if last else b"")
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         loop = asyncio.get_running_loop()
         yield pack(head)
         separator = b""

@@ -78,12 +78,13 @@ async def token(request: Request) -> Response:
     except OAuthError as exc:
         return _error(exc.error, exc.description)
     except SignInBusy as exc:
-        response = _error(
-            "temporarily_unavailable", "Too many sign-ins at once; try again shortly.", 503
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _unavailable("Too many sign-ins at once; try again shortly.", exc.retry_after)
     except ServiceUnavailable:  # the database is locked by another process
-        response = _error("temporarily_unavailable", "The service is busy; try again shortly.", 503)
-        response.headers["Retry-After"] = "1"
-        return response
+        return _unavailable("The service is busy; try again shortly.", 1)
+
+
+def _unavailable(description: str, retry_after: int) -> Response:
+    """503 in the OAuth shape (RFC 6749 ``temporarily_unavailable``), with ``Retry-After``."""
+    response = _error("temporarily_unavailable", description, 503)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
