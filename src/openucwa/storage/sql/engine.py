@@ -36,6 +36,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("openucwa.storage")
 BUSY_LOG_INTERVAL = 60.0  # seconds between log lines about a database locked for too long
 DATABASE_BUSY = "The database is busy. Please try again later."
+DATABASE_GONE = "The database is unavailable. Please try again later."
 
 
 class UnusableDatabase(ValueError):
@@ -198,6 +199,15 @@ class _CommitThread:
                 return
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` names now (``None``: none): a ``stat`` per batch, ~1 us."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _commit(conn: sqlite3.Connection) -> None:
     """COMMIT on the commit thread. ``Connection.commit`` prepares, steps and finalizes the
     statement inside one release of the GIL; ``execute("COMMIT")`` takes the statement cache
@@ -220,6 +230,8 @@ class SqliteDatabase:
         self._deadlines: dict[asyncio.Future[Any], float] = {}
         self._busy_logged = -BUSY_LOG_INTERVAL
         self._busy_refused = 0  # writes refused since the last log line
+        self._file: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._gone_logged = -BUSY_LOG_INTERVAL
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._committer: _CommitThread | None = None
@@ -246,6 +258,7 @@ class SqliteDatabase:
         # Never block the event loop on another process's write lock: BEGIN fails at once
         # and the batch is retried shortly, up to busy_timeout (see _wait_for_lock).
         self._writer.execute("PRAGMA busy_timeout=0")
+        self._file = _identity(self.path)
         self._committer = _CommitThread(self._loop, self._committed)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -302,6 +315,9 @@ class SqliteDatabase:
             return
         conn = self._writer
         assert conn is not None and self._committer is not None and self._loop is not None
+        if _identity(self.path) != self._file:
+            self._refuse_gone(self._take_waiting())
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -354,6 +370,23 @@ class SqliteDatabase:
             if not future.done():
                 future.set_exception(ServiceUnavailable(message=DATABASE_BUSY))
         self._wake_closers()
+
+    def _refuse_gone(
+        self, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], bool]]
+    ) -> None:
+        """The file this server opened was deleted, moved or replaced under it. SQLite would
+        go on committing into the open (now nameless) file, whose writes the next start would
+        never see: every write is refused instead, and reads go on from what was committed."""
+        assert self._loop is not None
+        now = self._loop.time()
+        if now - self._gone_logged >= BUSY_LOG_INTERVAL:
+            log.error(
+                "database %s was deleted, moved or replaced while the server ran: writes are"
+                " refused (503) until the server is restarted on the file it should use",
+                self.path,
+            )
+            self._gone_logged = now
+        self._fail(batch, ServiceUnavailable(message=DATABASE_GONE))
 
     def _take_waiting(
         self,
