@@ -324,15 +324,24 @@ def _uri(address: str) -> str:
     return uri
 
 
+_PASSWORD = click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (prompted for, twice and hidden, when left out).",
+)
+
+
 def _require_password(password: str) -> None:
     if not password:  # the token endpoint refuses an empty password: nobody could sign in
         raise click.BadParameter("must not be empty", param_hint="--password")
 
 
-@users.command("add")
+@users.command("add", short_help="Add a user.")
 @click.argument("sip_address")
 @click.option("--name", required=True)
-@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@_PASSWORD
 @database_option
 def users_add(sip_address: str, name: str, password: str, database: str) -> None:
     """Add a user, e.g. `openucwa users add alice@contoso.com --name "Alice" --password …`."""
@@ -402,7 +411,7 @@ def users_remove(sip_address: str, database: str) -> None:
 
 @users.command("passwd")
 @click.argument("sip_address")
-@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@_PASSWORD
 @database_option
 def users_passwd(sip_address: str, password: str, database: str) -> None:
     """Set a user's password and revoke their tokens."""

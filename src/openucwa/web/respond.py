@@ -155,7 +155,7 @@ _LARGE = ThreadPoolExecutor(1, thread_name_prefix="render")
 
 class StreamedResponse(Response):
     """A response whose body is sent as it is made, chunk by chunk (no Content-Length: HTTP/1.1
-    chunked transfer coding). HEAD gets the header fields and no chunk is made."""
+    chunked transfer coding). HEAD gets the header fields and no further chunk is made."""
 
     def __init__(
         self,
@@ -195,6 +195,13 @@ def _around(codec: Codec, container: Resource, key: str) -> tuple[bytes, bytes]:
     return whole[:at], whole[at + len(mark) :]
 
 
+# A list is sent with its Content-Length when its body (as sent, gzipped or not) fits in this
+# many bytes, and streamed past it. CLIENT-COMPAT: a client reads exactly Content-Length bytes
+# of an ordinary answer; 1000 meetings (the per-user cap) of ordinary size are ~1.2 MB. Only
+# lists made huge on purpose (thousands of attendees per meeting) are chunked (deviation 24).
+WHOLE_UP_TO = 16 * 1024 * 1024
+
+
 async def render_stream(
     request: Request,
     container: Resource,
@@ -203,10 +210,11 @@ async def render_stream(
     represent: Callable[[T], Resource],
 ) -> Response:
     """``container`` with its embedded ``key`` filled from ``pages`` (each item made a resource
-    by ``represent``), sent as it is read: a page is represented, encoded and gzipped on the
-    render thread while the loop serves others, and then sent. Neither the list nor its
-    encoding is ever held whole (a list of 1000 large meetings was hundreds of MB per
-    request)."""
+    by ``represent``): a page at a time is represented, encoded and gzipped on the render
+    thread while the loop serves others. The encoded pages are kept and sent whole, with their
+    Content-Length, up to ``WHOLE_UP_TO`` bytes; past that, what was kept is sent and the rest
+    follows as it is made (chunked), so the list is never held whole (a list of 1000 large
+    meetings was hundreds of MB per request)."""
     negotiated = negotiate(request.headers.get("accept"))
     codec: Codec = json_codec if negotiated.format == "json" else xml_codec
     gzip_it = request.method in ("GET", "HEAD") and _wants_gzip(request)
@@ -238,7 +246,33 @@ async def render_stream(
             separator = codec.EMBEDDED_SEPARATOR
         yield pack(tail, last=True)
 
-    return StreamedResponse(chunks(), 200, raw)
+    made = chunks()
+    kept: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in made:
+            kept.append(chunk)
+            size += len(chunk)
+            if size > WHOLE_UP_TO:
+                return StreamedResponse(_after(kept, made), 200, raw)
+    except BaseException:
+        await made.aclose()
+        raise
+    raw.append((b"content-length", b"%d" % size))
+    return EncodedResponse(b"" if request.method == "HEAD" else b"".join(kept), 200, raw)
+
+
+async def _after(
+    kept: list[bytes], rest: AsyncGenerator[bytes, None]
+) -> AsyncGenerator[bytes, None]:
+    """The chunks made already, then the rest as it is made."""
+    try:
+        while kept:
+            yield kept.pop(0)
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()
 
 
 class EncodedCache:
