@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from common import (
     BenchError,
     create_application_async,
