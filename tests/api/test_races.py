@@ -23,6 +23,7 @@ from tests.api.im_support import (
     make_available,
     start,
 )
+from tests.api.meetings_support import created, self_href
 from tests.conftest import Helpers, Session
 
 ORDERS = [pytest.param(False, id="delete-first"), pytest.param(True, id="delete-second")]
@@ -194,3 +195,106 @@ async def test_inviting_someone_who_signs_out_meanwhile_does_not_ring_nobody(
         "SELECT count(*) FROM conversations WHERE app_id NOT IN (SELECT app_id FROM applications)"
     )
     assert rows == [(0,)]
+
+
+# -- scheduled meetings and their extensions (If-Match checked in the writing transaction) --
+
+
+async def _meeting_with_extension(helpers: Helpers, who: Session) -> tuple[str, str, str]:
+    """A new meeting's href and ETag, and the href of an extension of it."""
+    meeting = await created(helpers, who, {"subject": "raced"})
+    ext = await helpers.client.post(
+        meeting["_links"]["onlineMeetingExtensions"]["href"],
+        json={"id": "ext", "type": "Undefined", "size": 1},
+        headers=who.headers,
+    )
+    assert ext.status_code == 201, ext.text
+    return self_href(meeting), meeting["etag"], ext.headers["Location"]
+
+
+@pytest.mark.parametrize("swap", ORDERS)
+async def test_a_put_and_a_delete_with_one_if_match_have_one_winner(
+    helpers: Helpers, swap: bool
+) -> None:
+    """Before, the DELETE checked the ETag it had read, and deleted the meeting the PUT had
+    just changed (and acknowledged) under a new ETag the DELETE never saw."""
+    bill = await helpers.session("bill")
+    for _ in range(5):
+        url, etag, _ext = await _meeting_with_extension(helpers, bill)
+        headers = {**bill.headers, "If-Match": f'"{etag}"'}
+        deleted, updated = await both(
+            helpers.client.delete(url, headers=headers),
+            helpers.client.put(url, json={"subject": "changed"}, headers=headers),
+            swap,
+        )
+        outcomes = (deleted.status_code, updated.status_code)
+        assert outcomes in ((204, 404), (204, 412), (412, 200)), outcomes
+
+
+@pytest.mark.parametrize("swap", ORDERS)
+async def test_an_extension_put_and_delete_with_one_if_match_have_one_winner(
+    helpers: Helpers, swap: bool
+) -> None:
+    bill = await helpers.session("bill")
+    for _ in range(5):
+        _url, _etag, ext_url = await _meeting_with_extension(helpers, bill)
+        ext = await helpers.client.get(ext_url, headers=bill.headers)
+        headers = {**bill.headers, "If-Match": ext.headers["ETag"]}
+        deleted, updated = await both(
+            helpers.client.delete(ext_url, headers=headers),
+            helpers.client.put(
+                ext_url, json={"id": "ext", "type": "Undefined", "size": 2}, headers=headers
+            ),
+            swap,
+        )
+        outcomes = (deleted.status_code, updated.status_code)
+        assert outcomes in ((204, 404), (204, 412), (412, 200)), outcomes
+
+
+async def test_puts_with_if_match_star_all_succeed_at_once(helpers: Helpers) -> None:
+    """``*`` matches whatever is stored (RFC 9110 §13.1.1); before, each PUT compared the
+    ETag it had read, and all but one of those started together got 412."""
+    bill = await helpers.session("bill")
+    url, _etag, ext_url = await _meeting_with_extension(helpers, bill)
+    star = {**bill.headers, "If-Match": "*"}
+    puts = await asyncio.gather(
+        *(helpers.client.put(url, json={"subject": f"s{i}"}, headers=star) for i in range(6)),
+        *(
+            helpers.client.put(ext_url, json={"type": "Undefined", "n": i}, headers=star)
+            for i in range(6)
+        ),
+    )
+    assert [p.status_code for p in puts] == [200] * 12, [p.text for p in puts]
+
+
+@pytest.mark.parametrize("swap", ORDERS)
+async def test_a_put_answered_beside_an_extension_write_shows_what_its_etag_shows(
+    helpers: Helpers, swap: bool
+) -> None:
+    """Before, a PUT's answer was built from the meeting it read before an extension was
+    added: the same ETag then named two different bodies, and If-None-Match with it got 304
+    while the client's copy lacked the extension."""
+    bill = await helpers.session("bill")
+    for _ in range(5):
+        meeting = await created(helpers, bill, {"subject": "raced"})
+        url = self_href(meeting)
+        headers = {**bill.headers, "If-Match": f'"{meeting["etag"]}"'}
+        updated, added = await both(
+            helpers.client.put(url, json={"subject": "changed"}, headers=headers),
+            helpers.client.post(
+                meeting["_links"]["onlineMeetingExtensions"]["href"],
+                json={"type": "Undefined", "size": 1},
+                headers=bill.headers,
+            ),
+            swap,
+        )
+        assert (updated.status_code, added.status_code) == (200, 201)
+        revalidated = await helpers.client.get(
+            url, headers={**bill.headers, "If-None-Match": updated.headers["ETag"]}
+        )
+        if revalidated.status_code == 304:  # the PUT's answer is what the ETag names now
+            current = await helpers.client.get(url, headers=bill.headers)
+            assert current.headers["ETag"] == updated.headers["ETag"]
+            assert current.json() == updated.json()
+        else:
+            assert revalidated.status_code == 200, revalidated.text

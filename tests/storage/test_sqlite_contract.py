@@ -21,7 +21,7 @@ from openucwa.domain.ids import ApplicationId, ConferenceIds, MeetingId
 from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
 from openucwa.domain.tokens import TokenRecord
 from openucwa.domain.users import User
-from openucwa.services.ports import DuplicateId, StaleApplication
+from openucwa.services.ports import ANY_ETAG, DuplicateId, StaleApplication
 from openucwa.storage.sql import SqliteStorage, migrate
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
@@ -521,3 +521,54 @@ async def test_event_log_trim_tells_each_follower_what_it_lost(storage: SqliteSt
         ("app:B",),
         ("conv:X",),
     ]
+
+
+async def test_replace_answers_the_meeting_with_the_extensions_stored_at_the_swap(
+    storage: SqliteStorage,
+) -> None:
+    """A PUT read the meeting before an extension was added: its answer under the new ETag
+    must show what a GET under that ETag shows."""
+    meetings = storage.meetings
+    await meetings.create(meeting(), 10)
+    read = await meetings.get(BILL, "IB88RLLY")
+    assert read is not None and read.extensions == ()
+    await meetings.put_extension(BILL, "IB88RLLY", extension(), None)
+    stored = await meetings.replace(replace(read, etag="2", subject="New"), expected_etag="1")
+    assert stored.extensions == (extension(),)
+    assert await meetings.get(BILL, "IB88RLLY") == stored
+
+
+async def test_any_etag_swaps_whatever_is_stored(storage: SqliteStorage) -> None:
+    meetings = storage.meetings
+    await meetings.create(meeting(), 10)
+    await meetings.replace(meeting(etag="2", subject="one"), expected_etag=ANY_ETAG)
+    await meetings.replace(meeting(etag="3", subject="two"), expected_etag=ANY_ETAG)
+    assert (await meetings.get(BILL, "IB88RLLY")).subject == "two"  # type: ignore[union-attr]
+    await meetings.put_extension(BILL, "IB88RLLY", extension("first"), None)
+    await meetings.put_extension(BILL, "IB88RLLY", extension("first", etag="e2"), ANY_ETAG)
+    await meetings.put_extension(BILL, "IB88RLLY", extension("first", etag="e3"), ANY_ETAG)
+    with pytest.raises(NotFound):
+        await meetings.put_extension(BILL, "IB88RLLY", extension("missing"), ANY_ETAG)
+    assert await meetings.delete_extension(BILL, "IB88RLLY", "first", ANY_ETAG) is True
+    assert await meetings.delete(BILL, "IB88RLLY", ANY_ETAG) is True
+
+
+async def test_conditional_deletes_compare_in_their_own_transaction(
+    storage: SqliteStorage,
+) -> None:
+    """A DELETE whose If-Match named the ETag it read must not delete a change made since."""
+    meetings = storage.meetings
+    await meetings.create(meeting(), 10)
+    await meetings.put_extension(BILL, "IB88RLLY", extension("first"), None)
+    await meetings.put_extension(BILL, "IB88RLLY", extension("first", etag="e2"), "e1")
+    with pytest.raises(PreconditionFailed):
+        await meetings.delete_extension(BILL, "IB88RLLY", "first", "e1")
+    assert (await meetings.get(BILL, "IB88RLLY")).extensions != ()  # type: ignore[union-attr]
+    assert await meetings.delete_extension(BILL, "IB88RLLY", "missing", "e1") is False
+    assert await meetings.delete_extension(BILL, "IB88RLLY", "first", "e2") is True
+    await meetings.replace(meeting(etag="2"), expected_etag="1")
+    with pytest.raises(PreconditionFailed):
+        await meetings.delete(BILL, "IB88RLLY", "1")
+    assert await meetings.get(BILL, "IB88RLLY") is not None
+    assert await meetings.delete(BILL, "IB88RLLY", "2") is True
+    assert await meetings.delete(BILL, "IB88RLLY", "2") is False

@@ -301,3 +301,30 @@ def test_one_server_lock_per_database_file(tmp_path: Path) -> None:
     finally:
         held.close()
     lock_for_server(url_in(tmp_path)).close()  # free again once the holder let go
+
+
+async def test_a_transaction_rolled_back_under_a_job_fails_the_whole_batch(
+    storage: SqliteStorage,
+) -> None:
+    """On an I/O error or a full disk SQLite rolls the whole transaction back inside the
+    failing statement. Before, the batch went on: the writes before it were undone while their
+    callers waited for the COMMIT, and each write after it committed on its own, answered with
+    an error yet stored."""
+
+    def rolled_back(conn: sqlite3.Connection) -> None:  # as SQLite does on SQLITE_IOERR
+        conn.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            storage.users.add(person(1)),
+            storage.db.write(rolled_back, isolated=False),
+            storage.users.add(person(2)),
+            return_exceptions=True,
+        ),
+        timeout=5,
+    )
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+    assert await storage.users.list() == []  # nothing answered with an error is stored
+    await storage.users.add(person(3))  # the engine goes on
+    assert [u.uri for u in await storage.users.list()] == ["sip:user3@contoso.com"]

@@ -30,7 +30,7 @@ from openucwa.domain.meetings import (
     with_new_identity,
 )
 from openucwa.domain.users import parse_sip_uri
-from openucwa.services.ports import DuplicateId, MeetingRepository
+from openucwa.services.ports import ANY_ETAG, DuplicateId, MeetingRepository
 
 # Numbers taken off the durable sequence per reservation. A reservation is one more write in
 # the next group commit plus ~0.5 us of Python per id; a restart skips what was left of a block
@@ -123,19 +123,20 @@ class MeetingService:
         current = await self.get(organizer_uri, meeting_id)
         _require_match(if_match, current.etag)
         changed = updated_meeting(current, data, self.rules, self._ids, self._clock.now())
-        await self._repo.replace(changed, current.etag)
-        return changed
+        return await self._repo.replace(changed, _expected(if_match, current.etag))
 
     async def delete(
         self, organizer_uri: str, meeting_id: str, if_match: frozenset[str] = frozenset()
     ) -> None:
         """``if_match``: when given, 412 unless it names the current ETag (or ``*``)."""
         meeting = await self.get(organizer_uri, meeting_id)
+        expected = None
         if if_match:
             _require_match(if_match, meeting.etag)
+            expected = _expected(if_match, meeting.etag)
         if meeting.online_meeting_rel == ASSIGNED:
             raise Forbidden(message="The assigned meeting cannot be deleted.")
-        if not await self._repo.delete(organizer_uri, meeting_id):
+        if not await self._repo.delete(organizer_uri, meeting_id, expected):
             raise NotFound(message="The online meeting does not exist.")
 
     async def find_for_join_page(self, user_part: str, meeting_id: str) -> OnlineMeeting | None:
@@ -200,7 +201,7 @@ class MeetingService:
             organizer_uri,
             meeting_id,
             ext,
-            current.etag,
+            _expected(if_match, current.etag),
             max_bytes=self.rules.max_extension_bytes_per_meeting,
         )
         return ext
@@ -214,9 +215,11 @@ class MeetingService:
     ) -> None:
         """``if_match``: when given, 412 unless it names the extension's ETag (or ``*``)."""
         current = await self.extension(organizer_uri, meeting_id, extension_id)
+        expected = None
         if if_match:
             _require_match(if_match, current.etag)
-        if not await self._repo.delete_extension(organizer_uri, meeting_id, extension_id):
+            expected = _expected(if_match, current.etag)
+        if not await self._repo.delete_extension(organizer_uri, meeting_id, extension_id, expected):
             raise NotFound(message="The extension does not exist.")
 
 
@@ -225,3 +228,10 @@ def _require_match(if_match: frozenset[str], etag: str) -> None:
         raise PreconditionRequired()
     if etag not in if_match and "*" not in if_match:
         raise PreconditionFailed()
+
+
+def _expected(if_match: frozenset[str], read_etag: str) -> str:
+    """What the write compares the stored ETag with, in its own transaction: the ETag the
+    client's If-Match matched when read, or any for ``*`` (the stored one may have changed
+    since that read, by a write ``*`` also allows)."""
+    return ANY_ETAG if "*" in if_match else read_etag

@@ -106,6 +106,10 @@ class ConversationRepository(Protocol):
         streams left do not."""
 
 
+# An expected ETag that matches any stored one (a client's ``If-Match: *``).
+ANY_ETAG = "*"
+
+
 class MeetingRepository(Protocol):
     async def get(self, organizer_uri: str, meeting_id: str) -> OnlineMeeting | None: ...
     async def list_for(self, organizer_uri: str) -> Sequence[OnlineMeeting]: ...
@@ -130,11 +134,20 @@ class MeetingRepository(Protocol):
         """Store ``meeting`` as the organizer's assigned meeting unless one exists; return the
         stored one."""
 
-    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> OnlineMeeting:
         """Compare-and-swap the writable properties: PreconditionFailed when the stored ETag
-        differs, NotFound when the meeting is gone."""
+        differs (``ANY_ETAG``: any), NotFound when the meeting is gone. Returns the meeting as
+        stored by the swap: ``meeting`` with the extensions stored at that moment (a
+        concurrent extension write may have landed between the caller's read and the swap,
+        and the answer under the new ETag must show what a GET under it shows)."""
 
-    async def delete(self, organizer_uri: str, meeting_id: str) -> bool: ...
+    async def delete(
+        self, organizer_uri: str, meeting_id: str, expected_etag: str | None = None
+    ) -> bool:
+        """False when the meeting is gone; with ``expected_etag`` (not ``ANY_ETAG``),
+        PreconditionFailed when the stored ETag differs, checked in the deleting transaction
+        (a PUT acknowledged in between is never deleted by a request that did not see it)."""
+
     async def put_extension(
         self,
         organizer_uri: str,
@@ -146,13 +159,18 @@ class MeetingRepository(Protocol):
     ) -> None:
         """``expected_etag`` None: create (Conflict AlreadyExists if the id is taken, Conflict
         LimitExceeded if the meeting already holds ``max_extensions``); otherwise
-        compare-and-swap an existing extension. Either way Conflict LimitExceeded if the
-        meeting's extensions would then hold more than ``max_bytes`` of stored values. NotFound
-        if the meeting is gone."""
+        compare-and-swap an existing extension (``ANY_ETAG``: whatever its ETag). Either way
+        Conflict LimitExceeded if the meeting's extensions would then hold more than
+        ``max_bytes`` of stored values. NotFound if the meeting is gone."""
 
     async def delete_extension(
-        self, organizer_uri: str, meeting_id: str, extension_id: str
-    ) -> bool: ...
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str,
+        expected_etag: str | None = None,
+    ) -> bool:
+        """As ``delete``, for one extension."""
 
 
 class EventLog(Protocol):

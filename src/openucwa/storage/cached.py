@@ -140,17 +140,19 @@ class CachedMeetings:
     async def ensure_assigned(self, meeting: OnlineMeeting) -> OnlineMeeting:
         return await self._inner.ensure_assigned(meeting)
 
-    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> OnlineMeeting:
         self._forget(meeting.organizer_uri, meeting.meeting_id)
         try:
-            await self._inner.replace(meeting, expected_etag)
+            return await self._inner.replace(meeting, expected_etag)
         finally:
             self._forget(meeting.organizer_uri, meeting.meeting_id)
 
-    async def delete(self, organizer_uri: str, meeting_id: str) -> bool:
+    async def delete(
+        self, organizer_uri: str, meeting_id: str, expected_etag: str | None = None
+    ) -> bool:
         self._forget(organizer_uri, meeting_id)
         try:
-            return await self._inner.delete(organizer_uri, meeting_id)
+            return await self._inner.delete(organizer_uri, meeting_id, expected_etag)
         finally:
             self._forget(organizer_uri, meeting_id)
 
@@ -172,10 +174,16 @@ class CachedMeetings:
             self._forget(organizer_uri, meeting_id)
 
     async def delete_extension(
-        self, organizer_uri: str, meeting_id: str, extension_id: str
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str,
+        expected_etag: str | None = None,
     ) -> bool:
         self._forget(organizer_uri, meeting_id)
         try:
-            return await self._inner.delete_extension(organizer_uri, meeting_id, extension_id)
+            return await self._inner.delete_extension(
+                organizer_uri, meeting_id, extension_id, expected_etag
+            )
         finally:
             self._forget(organizer_uri, meeting_id)

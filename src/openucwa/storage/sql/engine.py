@@ -331,7 +331,14 @@ class SqliteDatabase:
         outcomes: Outcomes = []
         try:
             for fn, future, isolated in batch:
-                outcomes.append((future, *self._run_job(conn, fn, isolated)))
+                result, error = self._run_job(conn, fn, isolated)
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back (an I/O error, a full disk):
+                    # the writes before are undone, and those after would each commit alone.
+                    raise error or sqlite3.OperationalError(
+                        "no transaction is active after a write"
+                    )
+                outcomes.append((future, result, error))
         except Exception as exc:  # the connection itself failed: nothing of the batch stands
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")

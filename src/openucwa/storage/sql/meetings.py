@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 
 from openucwa.domain.errors import Conflict, NotFound, PreconditionFailed
 from openucwa.domain.ids import ConferenceIds, MeetingId
 from openucwa.domain.meetings import ASSIGNED, SCHEDULED, Extension, OnlineMeeting
-from openucwa.services.ports import DuplicateId
+from openucwa.services.ports import ANY_ETAG, DuplicateId
 from openucwa.storage.sql.engine import SqliteDatabase
 from openucwa.storage.sql.rows import dump, from_us, load, to_us
 
@@ -52,6 +53,11 @@ def _values(m: OnlineMeeting) -> tuple[object, ...]:
         to_us(m.expiration_time),
         m.embedded_etag,
     )
+
+
+def _check_etag(stored: object, expected: str) -> None:
+    if expected != ANY_ETAG and stored != expected:
+        raise PreconditionFailed()
 
 
 _INSERT = f"INSERT INTO meetings ({_COLUMNS}, organizer_user_part) VALUES ({', '.join('?' * 19)})"
@@ -206,16 +212,15 @@ class SqlMeetingRepository:
         assert stored is not None
         return stored
 
-    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+    async def replace(self, meeting: OnlineMeeting, expected_etag: str) -> OnlineMeeting:
+        def run(conn: sqlite3.Connection) -> OnlineMeeting:
             row = conn.execute(
                 "SELECT etag FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
                 (meeting.organizer_uri, meeting.meeting_id),
             ).fetchall()
             if not row:
                 raise NotFound(message="The meeting does not exist.")
-            if row[0][0] != expected_etag:
-                raise PreconditionFailed()
+            _check_etag(row[0][0], expected_etag)
             conn.execute(
                 "UPDATE meetings SET etag = ?, subject = ?, description = ?, access_level = ?,"
                 " attendees = ?, leaders = ?, automatic_leader_assignment = ?,"
@@ -224,11 +229,27 @@ class SqlMeetingRepository:
                 " WHERE organizer_uri = ? AND meeting_id = ?",
                 (*_values(meeting)[6:], meeting.organizer_uri, meeting.meeting_id),
             )
+            extensions = conn.execute(
+                f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
+                " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq",
+                (meeting.organizer_uri, meeting.meeting_id),
+            ).fetchall()
+            return dataclasses.replace(meeting, extensions=tuple(_extension(e) for e in extensions))
 
-        await self._db.write(run)
+        return await self._db.write(run)
 
-    async def delete(self, organizer_uri: str, meeting_id: str) -> bool:
+    async def delete(
+        self, organizer_uri: str, meeting_id: str, expected_etag: str | None = None
+    ) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
+            if expected_etag is not None:
+                row = conn.execute(
+                    "SELECT etag FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
+                    (organizer_uri, meeting_id),
+                ).fetchall()
+                if not row:
+                    return False
+                _check_etag(row[0][0], expected_etag)
             cur = conn.execute(
                 "DELETE FROM meetings WHERE organizer_uri = ? AND meeting_id = ?",
                 (organizer_uri, meeting_id),
@@ -276,8 +297,7 @@ class SqlMeetingRepository:
             else:
                 if not row:
                     raise NotFound(message="The extension does not exist.")
-                if row[0][0] != expected_etag:
-                    raise PreconditionFailed()
+                _check_etag(row[0][0], expected_etag)
                 seq = row[0][1]
             if max_bytes is not None:
                 (others,) = conn.execute(
@@ -309,9 +329,22 @@ class SqlMeetingRepository:
         await self._db.write(run)
 
     async def delete_extension(
-        self, organizer_uri: str, meeting_id: str, extension_id: str
+        self,
+        organizer_uri: str,
+        meeting_id: str,
+        extension_id: str,
+        expected_etag: str | None = None,
     ) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
+            if expected_etag is not None:
+                row = conn.execute(
+                    "SELECT etag FROM meeting_extensions"
+                    " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id = ?",
+                    (organizer_uri, meeting_id, extension_id),
+                ).fetchall()
+                if not row:
+                    return False
+                _check_etag(row[0][0], expected_etag)
             cur = conn.execute(
                 "DELETE FROM meeting_extensions"
                 " WHERE organizer_uri = ? AND meeting_id = ? AND extension_id = ?",
