@@ -524,3 +524,23 @@ async def test_conference_ids_follow_the_sequence_and_refused_posts_use_none(
     ids = ConferenceIds(bytes(key))
     numbers = {ids.for_number(n): n for n in range(200)}
     assert numbers[second["conferenceId"]] == numbers[first["conferenceId"]] + 1
+
+
+async def test_a_json_body_may_start_with_a_byte_order_mark(helpers: Helpers) -> None:
+    """Some .NET and PowerShell writers put a UTF-8 BOM before the JSON; XML bodies with one
+    were accepted already, JSON ones got 400 DeserializationFailure."""
+    bill = await helpers.session("bill")
+    response = await helpers.client.post(
+        bill.link("onlineMeetings", "myOnlineMeetings"),
+        content=b'\xef\xbb\xbf{"subject":"with a BOM","attendees":["sip:alice@contoso.com"]}',
+        headers={**bill.headers, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["subject"] == "with a BOM"
+    assert response.json()["attendees"] == ["sip:alice@contoso.com"]
+    app = await helpers.client.post(
+        "/ucwa/oauth/v1/applications",
+        content=b'\xef\xbb\xbf{"UserAgent":"bom","EndpointId":"bom-1","Culture":"en-US"}',
+        headers={**bill.headers, "Content-Type": "application/json"},
+    )
+    assert app.status_code == 201, app.text

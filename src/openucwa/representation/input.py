@@ -133,8 +133,13 @@ class InputDoc:
             raise validation_failure(self.problems)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def from_json(body: bytes) -> InputDoc:
     doc = InputDoc()
+    if body.startswith(UTF8_BOM):  # some .NET and PowerShell writers put one first
+        body = body[len(UTF8_BOM) :]
     if not body or body.isspace():
         return doc
     try:

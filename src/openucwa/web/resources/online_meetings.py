@@ -130,5 +130,7 @@ async def get_phone_dial_in(request: Request) -> Response:
             "tollFreeNumbers": [],
             "tollNumber": "",
         },
+        # An array rel stays an array when empty (spec §4.2 rule 4; CLIENT-COMPAT).
+        embedded={"dialInRegion": []},
     )
     return render(request, resource)
