@@ -702,3 +702,33 @@ async def test_the_presence_note_and_location_that_makemeavailable_announces(
     assert refused.status_code == 405 and refused.json()["code"] == "MethodNotAllowed"
     alice = await helpers.session("alice")
     assert (await client.get(announced["presence"], headers=alice.headers)).status_code == 404
+
+
+# The properties policies_ref.md documents (its table; the batch_ref sample shows a few).
+DOCUMENTED_POLICIES = {
+    "allowDeviceContactsSync", "audioOnlyOnWifi", "callLogArchiving",
+    "customerExperienceImprovementProgram", "emergencyDialMask", "emergencyDialString",
+    "emergencyNumbers", "emergencyServiceDisclaimer", "emoticons", "encryptAppData",
+    "clientExchangeConnectivity", "exchangeUnifiedMessaging", "helpEnvironment", "htmlMessaging",
+    "locationRefreshInterval", "locationRequired", "logging", "loggingLevel", "messageArchiving",
+    "messagingUrls", "multiViewJoin", "onlineFeedbackUrl", "photos", "saveCallLogs",
+    "saveCredentials", "saveMessagingHistory", "sendFeedbackUrl", "sharingOnlyOnWifi",
+    "softwareQualityMetrics", "telephonyMode", "useLocationForE911Only", "videoOnlyOnWifi",
+    "voicemailUri",
+}  # fmt: skip
+
+
+async def test_policies_carry_only_documented_properties(helpers: Helpers) -> None:
+    """Before, policies also sent ``audioVideoDisabled`` (a boolean no page has),
+    ``exchangeUnifiedContactStore`` and ``conversationHistory`` (a communication property)."""
+    bill = await helpers.session("bill")
+    href = bill.link("policies")
+    body = (await helpers.client.get(href, headers=bill.headers)).json()
+    properties = {k: v for k, v in body.items() if k not in ("_links", "rel")}
+    assert set(properties) <= DOCUMENTED_POLICIES, set(properties) - DOCUMENTED_POLICIES
+    assert properties["htmlMessaging"] == "Enabled"  # sendMessage takes HTML
+    assert all(v in ("Enabled", "Disabled") for v in properties.values()), properties
+    xml = await helpers.client.get(href, headers={**bill.headers, "Accept": "application/xml"})
+    root = ET.fromstring(xml.content)
+    names = {p.get("name") for p in root if p.tag.endswith("property")}
+    assert names == {*properties, "rel"}  # the ref samples carry rel as a property too

@@ -276,14 +276,15 @@ async def get_policies(request: Request) -> Response:
     resource = Resource(
         "policies",
         href=Links(request).app_child("app_policies", app.app_id),
+        # Only properties policies_ref documents, each as this server behaves: HTML and
+        # clickable URLs pass through messages untouched, no photos, no Exchange.
         properties={
             "htmlMessaging": "Enabled",
             "emoticons": "Enabled",
+            "messagingUrls": "Enabled",
             "photos": "Disabled",
             "logging": "Disabled",
-            "conversationHistory": "Disabled",
-            "exchangeUnifiedContactStore": "Disabled",
-            "audioVideoDisabled": True,
+            "exchangeUnifiedMessaging": "Disabled",
         },
     )
     return render(request, resource)
