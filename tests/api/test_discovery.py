@@ -368,3 +368,24 @@ async def test_xframe_is_gzipped_when_asked(client: httpx.AsyncClient, path: str
     plain, raw = await raw_get(client, path, {"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     assert b"postMessage" in raw
+
+
+async def test_discovery_and_token_paths_match_in_any_letter_case(
+    client: httpx.AsyncClient,
+) -> None:
+    """Real servers run on IIS, whose paths are case-insensitive, and clients hard-code them
+    in lower case (the PyPI ``ucwa`` package; MS-OCDISCWS spells them so). Before: 404."""
+    canonical = await client.get(ROOT + "?originalDomain=contoso.com")
+    lower = await client.get(ROOT.lower() + "?originalDomain=contoso.com")
+    assert lower.status_code == 200, lower.text
+    assert lower.json() == canonical.json()  # links in the documented spelling
+    challenged = await client.head(USER.upper())
+    assert challenged.status_code == 401
+    assert 'MsRtcOAuth href="' in challenged.headers["www-authenticate"]
+    token = await client.post(
+        "/webticket/OAUTHTOKEN",
+        data={"grant_type": "password", "username": "bmauldin", "password": "bill-pass"},
+    )
+    assert token.status_code == 200, token.text
+    assert (await client.get("/autodiscover/xframe/xframe.html")).status_code == 200
+    assert (await client.get("/UCWA/oauth/v1/applications")).status_code == 404  # not these

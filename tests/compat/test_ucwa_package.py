@@ -56,6 +56,7 @@ from tests.conftest import CHEAP_PASSWORDS, USERS
 REQUEST_TIMEOUT = 10.0  # seconds; the server holds an event P-GET for at most 1 s here
 FLOW_DEADLINE = 15.0  # seconds for each phase of the conversation
 ORIGIN = "http://127.0.0.1:5000"  # the package's config.yml redirect_uri (sent as Origin)
+ONLINE = "https://webdir.online.lync.com"  # hard-coded in ucwa.actions.do_autodiscover
 
 
 # -- the real server, in-process, on a free port ----------------------------------------------
@@ -127,7 +128,12 @@ class _Py2HeaderRequests:
         kwargs.setdefault("timeout", REQUEST_TIMEOUT)
         return kwargs
 
+    def __init__(self, online: str | None = None) -> None:
+        self.online = online  # where Skype for Business Online's discovery host points
+
     def get(self, url: str, **kwargs: Any) -> requests.Response:
+        if self.online is not None and url.startswith(ONLINE):
+            url = self.online + url[len(ONLINE) :]  # what a DNS entry or a proxy does
         return requests.get(url, **self._fix(kwargs))
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:
@@ -328,3 +334,23 @@ def test_package_accepts_an_invitation_and_replies(
         gone = client.get(bot.conversations[0], headers={"Authorization": f"Bearer {token}"})
         assert gone.status_code == 200 and gone.json()["state"] == "Disconnected", gone.text
     assert mishandled(caplog) == []
+
+
+def test_package_discovers_the_server_as_shipped(
+    server_url: str, shimmed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's discovery functions, which the README's sign-in runs before app.py: its
+    hard-coded Skype for Business Online host is pointed at this server, and its lower-case
+    path (``/autodiscover/autodiscoverservice.svc/root``) is sent as it is. Before, that path
+    was 404: routes were matched case-sensitively (IIS, which hosts real servers, is not)."""
+    monkeypatch.setattr(actions, "requests", _Py2HeaderRequests(online=server_url))
+    xframe, user_url, resource = actions.do_autodiscover("contoso.com")
+    assert resource == server_url
+    assert user_url.startswith(f"{server_url}/Autodiscover/AutodiscoverService.svc/root/oauth/user")
+    assert xframe.startswith(server_url + "/")
+    token = httpx.post(
+        f"{server_url}/WebTicket/oauthtoken",
+        data={"grant_type": "password", "username": "alice", "password": USERS["alice"][2]},
+    ).json()["access_token"]
+    user = actions.do_user_discovery(resource, token, {"redirect_uri": ORIGIN})
+    assert user["_links"]["applications"]["href"] == f"{server_url}/ucwa/oauth/v1/applications"

@@ -34,6 +34,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from openucwa.domain.errors import UcwaError
@@ -137,9 +138,20 @@ _DIRECT_BY_METHOD: dict[str, tuple[tuple[re.Pattern[str], Endpoint], ...]] = {
 }
 
 
+# Discovery and the token endpoint in any letter case: real servers run on IIS, whose paths
+# are case-insensitive, and clients hard-code them in lower case (the PyPI ``ucwa`` package
+# GETs /autodiscover/autodiscoverservice.svc/root, as MS-OCDISCWS spells it).
+_CASELESS: dict[str, str] = {
+    route.path.lower(): route.path
+    for route in ROUTES
+    if isinstance(route, Route) and route.path.startswith(("/Autodiscover/", "/WebTicket/"))
+}
+
+
 class PathNormalizer:
-    """Treat a leading ``//`` as ``/`` (a real client sends ``GET //ucwa/...``), and hand
-    event-channel P-GETs straight to their endpoint."""
+    """Treat a leading ``//`` as ``/`` (a real client sends ``GET //ucwa/...``), match
+    discovery and token paths in any letter case, and hand event-channel P-GETs straight to
+    their endpoint."""
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
@@ -154,6 +166,13 @@ class PathNormalizer:
                 scope["path"] = "/" + path.lstrip("/")
                 scope["raw_path"] = scope["path"].encode()
                 path = scope["path"]
+            if not path.startswith(_APP_PREFIX):
+                canonical = _CASELESS.get(path.lower())
+                if canonical is not None and canonical != path:
+                    scope = dict(scope)
+                    scope["path"] = canonical
+                    scope["raw_path"] = canonical.encode()
+                    path = canonical
             candidates = _DIRECT_BY_METHOD.get(scope["method"])
             if candidates is not None and path.startswith(_APP_PREFIX):
                 for pattern, endpoint in candidates:
