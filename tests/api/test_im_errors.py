@@ -5,6 +5,7 @@ conversation still works. Spec: UCWA-MEETINGS.md §2.0.4, §2.11, §4.5, §4.6, 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
@@ -15,6 +16,7 @@ from openucwa.domain.clock import FakeClock
 from openucwa.settings import Settings
 from tests.api.im_support import (
     ALICE,
+    BILL,
     TOSH,
     Channel,
     Pair,
@@ -444,3 +446,27 @@ async def test_starting_and_cancelling_in_a_loop_is_rate_limited(
         clock.advance(13)  # 5 a minute: one more every 12 s
         assert (await start(helpers, bill, invitation_body(op="op-6"))).status_code == 201
         assert_error(await start(helpers, bill, invitation_body(op="op-7")), 429, "TooManyRequests")
+
+
+async def test_invitations_started_together_keep_to_the_bound(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """The cap was checked before the commit and counted after it: ten invitations started at
+    once all passed the check while the first waited for its commit (9-20 of 20 got through
+    a cap of 2 over real HTTP)."""
+    capped = replace(settings, max_pending_invitations_per_user=2)
+    async with running_app(capped, clock) as (_, helpers):
+        bill = await helpers.session("bill")
+        alice = await helpers.session("alice")
+        await make_available(helpers, alice)
+        answers = await asyncio.gather(
+            *(start(helpers, bill, invitation_body(op=f"op-{i}")) for i in range(10))
+        )
+        assert sorted(a.status_code for a in answers) == [201] * 2 + [409] * 8
+        assert_error(await start(helpers, bill, invitation_body(op="x")), 409, "Conflict")
+        # An invitation that fails at once (bill has no available device) gives its place back.
+        tosh = await helpers.session("tosh")
+        for i in range(4):  # one after the other: in flight, each holds its place
+            failed = await start(helpers, tosh, invitation_body(to=BILL, op=f"f{i}"))
+            assert failed.status_code == 201, failed.text
+        assert (await start(helpers, tosh, invitation_body(op="t"))).status_code == 201

@@ -7,11 +7,16 @@ each invitation completes once)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import httpx
 import pytest
 
+from openucwa.bootstrap import Built
+from openucwa.domain.clock import FakeClock
+from openucwa.settings import Settings
+from openucwa.storage.sql.engine import sqlite_path
 from tests.api.im_support import (
     Channel,
     connected,
@@ -298,3 +303,107 @@ async def test_a_put_answered_beside_an_extension_write_shows_what_its_etag_show
             assert current.json() == updated.json()
         else:
             assert revalidated.status_code == 200, revalidated.text
+
+
+# -- instant messaging and applications --------------------------------------------------
+
+
+@pytest.mark.parametrize("swap", ORDERS)
+async def test_typing_ends_with_the_conversation_it_raced(helpers: Helpers, swap: bool) -> None:
+    """Before, a setIsTyping committed while the hang-up waited for its commit set a timer
+    nothing cancelled: the ended conversation listed the typist for 6 s."""
+    pair = await connected(helpers)
+    assert pair.bill.messaging is not None and pair.alice.messaging is not None
+    typed, stopped = await both(
+        helpers.client.post(
+            href(pair.bill.messaging, "setIsTyping"), headers=pair.bill.who.headers
+        ),
+        helpers.client.post(
+            href(pair.alice.messaging, "stopMessaging"), headers=pair.alice.who.headers
+        ),
+        swap,
+    )
+    assert stopped.status_code == 204, stopped.text
+    assert typed.status_code in (204, 409), typed.text
+    listed = await helpers.client.get(
+        href(pair.alice.messaging, "typingParticipants"), headers=pair.alice.who.headers
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["_links"].get("participant", []) == []
+    late = await helpers.client.post(
+        href(pair.bill.messaging, "setIsTyping"), headers=pair.bill.who.headers
+    )
+    assert late.status_code == 409, late.text
+
+
+async def test_invitations_started_together_keep_to_the_bound_of_unanswered(
+    helpers: Helpers,
+) -> None:
+    """At the default bound (16): 40 started at once leave at most 16 unanswered."""
+    bill, alice = await helpers.session("bill"), await helpers.session("alice")
+    await make_available(helpers, alice)
+    answers = await asyncio.gather(
+        *(start(helpers, bill, invitation_body(op=f"op-{i}")) for i in range(40))
+    )
+    codes = [a.status_code for a in answers]
+    assert codes.count(201) == 16 and codes.count(409) == 24, codes
+
+
+@pytest.mark.parametrize("swap", ORDERS)
+@pytest.mark.parametrize("request_kind", ["events", "reportMyActivity"])
+async def test_a_request_racing_the_delete_of_its_application_is_not_served(
+    helpers: Helpers, clock: FakeClock, request_kind: str, swap: bool
+) -> None:
+    """A request that must record activity (the last one was over 30 s ago) waited for that
+    write after finding the application; a DELETE finishing meanwhile left it to be served
+    for an application that no longer existed (a P-GET got resync or a full hold; a batch
+    row stayed behind)."""
+    bill = await helpers.session("bill")
+    clock.advance(45)
+    target = (
+        helpers.client.get(bill.link("events"), headers=bill.headers)
+        if request_kind == "events"
+        else helpers.client.post(f"{bill.app_href}/reportMyActivity", headers=bill.headers)
+    )
+    deleted, raced = await both(
+        helpers.client.delete(bill.app_href, headers=bill.headers), target, swap
+    )
+    assert deleted.status_code == 204, deleted.text
+    # Before the DELETE (204), or after it: 404, never a batch or a 204 for a deleted one.
+    assert raced.status_code in ((404,) if request_kind == "events" else (204, 404)), raced.text
+    if raced.status_code == 404:
+        assert raced.json()["subcode"] == "ApplicationNotFound"
+
+
+async def test_housekeeping_does_not_expire_an_application_while_its_request_is_recorded(
+    built: Built, helpers: Helpers, clock: FakeClock, settings: Settings
+) -> None:
+    """A request checked the application 1 s before its expiry and then waited to record its
+    activity (here: another process holds the write lock). Before, housekeeping expired the
+    application from its older read meanwhile: the request got 204, the application lived on,
+    and its conversation had ended (and it never left its later ones when it expired for
+    real)."""
+    pair = await connected(helpers)
+    bill, alice = pair.bill.who, pair.alice.who
+    await make_available(helpers, bill)
+    idle = built.services.applications.lifetime.idle_when_available.total_seconds()
+    clock.advance(idle - 1)
+    assert (await helpers.client.get(bill.app_href, headers=bill.headers)).status_code == 200
+    other = sqlite3.connect(sqlite_path(settings.database), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        report = asyncio.create_task(
+            helpers.client.post(f"{alice.app_href}/reportMyActivity", headers=alice.headers)
+        )
+        await asyncio.sleep(0.1)  # it found the application alive; its write waits
+        clock.advance(2)  # now past the expiry of the activity recorded before
+        expiry = asyncio.create_task(built.jobs["expire_idle_applications"]())
+        await asyncio.sleep(0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (await report).status_code == 204
+    await expiry
+    assert (await helpers.client.get(alice.app_href, headers=alice.headers)).status_code == 200
+    conversation = await helpers.client.get(pair.alice.conversation, headers=alice.headers)
+    assert conversation.json()["state"] == "Connected", conversation.text

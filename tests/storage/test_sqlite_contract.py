@@ -233,10 +233,10 @@ async def test_applications_save_touch_delete_list(storage: SqliteStorage) -> No
     with pytest.raises(StaleApplication):  # no such application
         await apps.save(app("404"), app("404").communication_etag)
     assert await apps.get("1") == saved and await apps.get("404") is None
-    await apps.touch("1", T0 + timedelta(minutes=5))
-    await apps.touch("1", T0 + timedelta(minutes=1))  # never backwards
+    assert await apps.touch("1", T0 + timedelta(minutes=5)) is True
+    assert await apps.touch("1", T0 + timedelta(minutes=1)) is True  # never backwards
     assert (await apps.get("1")).last_seen == T0 + timedelta(minutes=5)  # type: ignore[union-attr]
-    await apps.touch("404", T0)
+    assert await apps.touch("404", T0) is False  # gone: the caller must not serve it
     assert sorted(a.app_id for a in await apps.list_all()) == ["1", "2"]
     assert await apps.delete("1") is True
     assert await apps.delete("1") is False

@@ -4,8 +4,10 @@ service's (``leave_conversations``, wired by the composition root)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 
 from openucwa.domain.applications import (
@@ -62,6 +64,12 @@ class ApplicationService:
         # Expired applications that left their conversations (this process): housekeeping makes
         # each leave once. After a restart each leaves again, which finds nothing to do.
         self._left: set[str] = set()
+        # Requests whose activity is being written (their touch awaits its commit): their
+        # applications are alive, whatever the stored last_seen still says.
+        self._touching: Counter[str] = Counter()
+        # A request records activity at most this often: well inside the idle timeout, also
+        # when an operator sets it below a minute.
+        self._touch_every = min(TOUCH_EVERY, lifetime.idle / 4, lifetime.idle_when_available / 4)
 
     async def create(self, caller: Caller, data: ApplicationInput) -> tuple[Application, bool]:
         now = self._clock.now()
@@ -106,9 +114,25 @@ class ApplicationService:
         now = self._clock.now()
         if self._expired(app, now):
             raise Gone("InactiveApplicationExpired", "The application expired for inactivity.")
-        if now - app.last_seen >= TOUCH_EVERY:
-            await self._repo.touch(app.app_id, now)
+        if now - app.last_seen >= self._touch_every and not await self._touch(app.app_id, now):
+            # deleted while its activity was being written: gone, as for any later request
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
         return app
+
+    async def _touch(self, app_id: str, now: datetime) -> bool:
+        with self._renewing(app_id):
+            return await self._repo.touch(app_id, now)
+
+    @contextlib.contextmanager
+    def _renewing(self, app_id: str) -> Iterator[None]:
+        """While activity of ``app_id`` is being recorded, housekeeping does not expire it."""
+        self._touching[app_id] += 1
+        try:
+            yield
+        finally:
+            self._touching[app_id] -= 1
+            if not self._touching[app_id]:
+                del self._touching[app_id]
 
     def _expired(self, app: Application, now: datetime) -> bool:
         """Idle too long, and no P-GET held (spec §2.3.3: expiry comes "without any request and
@@ -118,10 +142,11 @@ class ApplicationService:
     async def held(self, app_id: str) -> None:
         """A P-GET of the application answered: activity, as a request is (at most one write
         per TOUCH_EVERY, as for requests)."""
-        app = await self._repo.get(app_id)
-        now = self._clock.now()
-        if app is not None and now - app.last_seen >= TOUCH_EVERY:
-            await self._repo.touch(app_id, now)
+        with self._renewing(app_id):  # from the moment the P-GET stopped being held
+            app = await self._repo.get(app_id)
+            now = self._clock.now()
+            if app is not None and now - app.last_seen >= self._touch_every:
+                await self._repo.touch(app_id, now)
 
     async def delete(self, caller: Caller, app_id: str) -> None:
         """DELETE application (expired ones too): it leaves every conversation, then goes."""
@@ -197,7 +222,8 @@ class ApplicationService:
 
     async def report_activity(self, caller: Caller, app_id: str) -> None:
         app = await self.get(caller, app_id)
-        await self._repo.touch(app.app_id, self._clock.now())
+        if not await self._touch(app.app_id, self._clock.now()):
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
 
     async def expire_idle(self) -> int:
         """Housekeeping: an expired application (410 from now on) leaves its conversations at
@@ -205,8 +231,16 @@ class ApplicationService:
         purge delay it is forgotten. Returns how many applications left or were forgotten."""
         now = self._clock.now()
         done = 0
-        for app in await self._repo.list_all():
-            if self._channel.is_parked(app.app_id):  # alive while a P-GET is held
+        for listed in await self._repo.list_all():
+            app_id = listed.app_id
+            # Alive while a P-GET is held, or while a request's activity is being written
+            # (that request passed its expiry check and will be answered as a success).
+            if self._channel.is_parked(app_id) or app_id in self._touching:
+                continue
+            # Read again: the list is from before the previous applications' awaits, and a
+            # request may have renewed this one meanwhile.
+            app = await self._repo.get(app_id)
+            if app is None or self._channel.is_parked(app_id) or app_id in self._touching:
                 continue
             if self.lifetime.is_purgeable(app, now):
                 if await self._retire(app):

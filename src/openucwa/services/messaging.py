@@ -271,9 +271,19 @@ class MessagingService:
             )
         if not self._invite_rate.admit(caller.uri):
             raise TooManyRequests(message="Too many invitations in the last minute.")
-        # Tried again when an application it invites was deleted between choosing it and
-        # writing (its rows would ring nobody until the timeout).
-        return await _retried(lambda: self._start(caller, app, checked))
+        # The place is taken now, not after the commit: invitations started together would
+        # all pass the check while the first ones wait for their commit.
+        self._pending_of[caller.uri] += 1
+        ringing = False
+        try:
+            # Tried again when an application it invites was deleted between choosing it and
+            # writing (its rows would ring nobody until the timeout).
+            inv = await _retried(lambda: self._start(caller, app, checked))
+            ringing = inv.state == INV_CONNECTING
+            return inv
+        finally:
+            if not ringing:  # failed at once, or not written: the place is free again
+                self._release_pending(caller.uri)
 
     async def _start(self, caller: Caller, app: Application, checked: CheckedStart) -> Invitation:
         now = self._clock.now()
@@ -365,8 +375,7 @@ class MessagingService:
             self._unanswered[thread.thread_id] = asyncio.get_running_loop().call_later(
                 self._invitation_timeout, self._spawn_time_out, thread.thread_id
             )
-            self._inviter_of[thread.thread_id] = caller.uri
-            self._pending_of[caller.uri] += 1
+            self._inviter_of[thread.thread_id] = caller.uri  # its place, taken by start()
         return inv
 
     # -- no answer -----------------------------------------------------------------------
@@ -382,9 +391,12 @@ class MessagingService:
             timer.cancel()  # harmless for the timer that is firing now
         inviter = self._inviter_of.pop(thread_id, None)
         if inviter is not None:
-            self._pending_of[inviter] -= 1
-            if self._pending_of[inviter] <= 0:
-                del self._pending_of[inviter]
+            self._release_pending(inviter)
+
+    def _release_pending(self, inviter: str) -> None:
+        self._pending_of[inviter] -= 1
+        if self._pending_of[inviter] <= 0:
+            del self._pending_of[inviter]
 
     async def _time_out(self, thread_id: str) -> bool:
         """End an invitation nobody answered (spec §3.9); False if it was answered meanwhile."""
@@ -662,7 +674,8 @@ class MessagingService:
             TYPING_SECONDS, self._spawn_typing_over, key, name, app.app_id
         )
         if timer is None:
-            changes = ChangeSet()
+            # Refused (409) if the conversation ended meanwhile: typing ends with it.
+            changes = ChangeSet(expect_thread_state={conv.thread_id: CONNECTED})
             body = _typing_body("added", caller.uri, name, app.app_id)
             Events(changes).thread(conv.thread_id, body)
             try:
@@ -732,9 +745,14 @@ class MessagingService:
             ev.messaging(gone)
             ev.member(gone, "localParticipant", "deleted", other.user_uri, "")  # spec §3.8
             changes.unfollows.append((other.app_id, conversation_stream(thread.thread_id)))
-        for key in [k for k in self._typing if k[0] == thread.thread_id]:
-            self._typing.pop(key).cancel()
+        self._stop_typing(thread.thread_id)
         await self._commit(changes)
+        # Again: a setIsTyping committed while this waited (before it in the batch) set one.
+        self._stop_typing(thread.thread_id)
+
+    def _stop_typing(self, thread_id: str) -> None:
+        for key in [k for k in self._typing if k[0] == thread_id]:
+            self._typing.pop(key).cancel()
 
 
 T = TypeVar("T")

@@ -77,7 +77,10 @@ class ApplicationRepository(Protocol):
         it was made from), and append ``events`` (stamped ``now``), in one transaction; raise
         StaleApplication, writing nothing, when there is no such application any more."""
 
-    async def touch(self, app_id: str, when: datetime) -> None: ...
+    async def touch(self, app_id: str, when: datetime) -> bool:
+        """Record activity at ``when`` (``last_seen`` never goes back); False when the
+        application is gone."""
+
     async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
         """Delete the application and everything of it. ``only_if_left``: raise
         StaleApplication, deleting nothing, while one of its conversations is not ended (a

@@ -78,10 +78,12 @@ class CachedApplications:
         finally:
             self._cache.drop(app.app_id)  # read again: touch keeps last_seen the later one
 
-    async def touch(self, app_id: str, when: datetime) -> None:
+    async def touch(self, app_id: str, when: datetime) -> bool:
         self._cache.drop(app_id)
-        await self._inner.touch(app_id, when)
-        self._cache.drop(app_id)
+        try:
+            return await self._inner.touch(app_id, when)
+        finally:
+            self._cache.drop(app_id)
 
     async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
         self._cache.drop(app_id)

@@ -143,14 +143,15 @@ class SqlApplicationRepository:
 
         await self._db.write(run)
 
-    async def touch(self, app_id: str, when: datetime) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
+    async def touch(self, app_id: str, when: datetime) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
                 "UPDATE applications SET last_seen = max(last_seen, ?) WHERE app_id = ?",
                 (to_us(when), app_id),
             )
+            return cur.rowcount > 0
 
-        await self._db.write(run)
+        return await self._db.write(run)
 
     async def delete(self, app_id: str, only_if_left: bool = False) -> bool:
         def run(conn: sqlite3.Connection) -> bool:

@@ -240,8 +240,10 @@ async def get_events(request: Request) -> Response:
         # If the connection is lost while held, the hold ends (web/http_protocol.py).
         on_park=lambda abandon: request.scope.setdefault(ON_CLOSE, []).append(abandon),
     )
+    # The end of a hold is activity (spec §2.3.3), recorded at once: housekeeping must not
+    # find the application neither held nor renewed in between.
+    await svc.applications.held(app.app_id)
     # The token may have been revoked or have expired while held: nothing is handed over then
     # (401; the batch stays recorded, so the client's next P-GET with a new token gets it).
     await authenticate(request)
-    await svc.applications.held(app.app_id)  # the end of a hold is activity (spec §2.3.3)
     return await render_batch(request, app, result)
