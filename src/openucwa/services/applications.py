@@ -141,12 +141,18 @@ class ApplicationService:
 
     async def held(self, app_id: str) -> None:
         """A P-GET of the application answered: activity, as a request is (at most one write
-        per TOUCH_EVERY, as for requests)."""
+        per TOUCH_EVERY, as for requests). NotFound if the application is gone meanwhile."""
         with self._renewing(app_id):  # from the moment the P-GET stopped being held
             app = await self._repo.get(app_id)
             now = self._clock.now()
-            if app is not None and now - app.last_seen >= self._touch_every:
-                await self._repo.touch(app_id, now)
+            renew = app is not None and now - app.last_seen >= self._touch_every
+            if renew and not await self._repo.touch(app_id, now):
+                app = None
+        if app is None:
+            # Deleted while the P-GET was read or held: no batch for it (what it recorded
+            # meanwhile goes too), 404 as for any request after the DELETE.
+            await self._channel.close(app_id)
+            raise NotFound("ApplicationNotFound", "The application does not exist.")
 
     async def delete(self, caller: Caller, app_id: str) -> None:
         """DELETE application (expired ones too): it leaves every conversation, then goes."""
