@@ -19,6 +19,10 @@ _COLUMNS = (
     " embedded_etag"
 )
 _EXT_COLUMNS = "extension_id, type, vals, etag, put_guid"
+_EXTENSIONS_OF = (
+    f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
+    " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq"
+)
 
 
 def _extension(row: tuple[object, ...]) -> Extension:
@@ -104,11 +108,7 @@ class SqlMeetingRepository:
         (organizer, meeting_id, rel, conference_id, conv_guid, put_guid, etag, subject,
          description, access_level, attendees, leaders, ala, eea, lobby_bypass, pua,
          expiration, embedded_etag) = row  # fmt: skip
-        extensions = self._db.fetch_all(
-            f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
-            " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq",
-            (organizer, meeting_id),
-        )
+        extensions = self._db.fetch_all(_EXTENSIONS_OF, (organizer, meeting_id))
         return OnlineMeeting(
             meeting_id=MeetingId(str(meeting_id)),
             organizer_uri=str(organizer),
@@ -230,9 +230,7 @@ class SqlMeetingRepository:
                 (*_values(meeting)[6:], meeting.organizer_uri, meeting.meeting_id),
             )
             extensions = conn.execute(
-                f"SELECT {_EXT_COLUMNS} FROM meeting_extensions"
-                " WHERE organizer_uri = ? AND meeting_id = ? ORDER BY seq",
-                (meeting.organizer_uri, meeting.meeting_id),
+                _EXTENSIONS_OF, (meeting.organizer_uri, meeting.meeting_id)
             ).fetchall()
             return dataclasses.replace(meeting, extensions=tuple(_extension(e) for e in extensions))
 
