@@ -686,3 +686,30 @@ async def test_parts_past_the_answer_budget_are_not_run(
         assert_error_part(answer, 413, "EntityTooLarge")
         assert "on its own" in answer.json()["message"]
     assert len(await meetings_of(helpers, bill)) == len(ran)  # the rest never ran
+
+
+@pytest.mark.parametrize(
+    "target", ["/WebTicket/oauthtoken", "/Autodiscover/AutodiscoverService.svc/root"]
+)
+async def test_a_part_outside_ucwa_answers_400(helpers: Helpers, target: str) -> None:
+    """Before, a part could POST password grants to the token endpoint, each with an
+    X-Forwarded-For of its choosing: one batch tried 99 passwords past the per-address
+    throttle, and the access log showed one request."""
+    bill = await helpers.session("bill")
+    grant = b"grant_type=password&username=alice&password=alice-pass"
+    body = multipart(
+        [
+            part(
+                "POST" if "Ticket" in target else "GET",
+                target,
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Forwarded-For": "203.0.113.9",
+                },
+                grant if "Ticket" in target else b"",
+            )
+        ]
+    )
+    (refused,) = answers(await send(helpers, bill, body))
+    assert_error_part(refused, 400, "BadRequest")
+    assert "access_token" not in str(refused.body)

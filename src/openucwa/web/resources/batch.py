@@ -17,8 +17,11 @@ and the body on ONE line.
   the part names another Content-Type), and is dropped from every other part.
 * Once the answers gathered hold ``MAX_ANSWER_BYTES``, the remaining parts are not run: each
   answers ``413 EntityTooLarge``.
-* A part addressed to events, batch or photo (not allowed in a batch), or that is not a
-  well-formed HTTP request, answers ``400 BadRequest``; the other parts still run.
+* A part addressed to events, batch or photo (not allowed in a batch), or outside ``/ucwa/``
+  (the token endpoint, discovery, the join page: a batch must not multiply sign-in attempts
+  past the per-address throttle), or that is not a well-formed HTTP request, answers
+  ``400 BadRequest``; the other parts still run. A part's ``X-Forwarded-For`` is the outer
+  request's.
 * More than ``MAX_PARTS`` parts: the whole batch answers ``429 TooManyRequests`` and nothing runs.
 """
 
@@ -66,13 +69,14 @@ _DROPPED = frozenset(
         b"host",
         b"x-forwarded-host",
         b"x-forwarded-proto",
+        b"x-forwarded-for",  # the client is the outer request's (the sign-in throttle)
         b"accept-encoding",
         b"content-length",
         b"transfer-encoding",
         b"data",
     }
 )
-_FROM_OUTER = (b"host", b"x-forwarded-host", b"x-forwarded-proto")
+_FROM_OUTER = (b"host", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for")
 # Canonical spellings of response headers (ASGI lowercases names).
 _HEADER_NAMES = {
     b"etag": "ETag",
@@ -310,6 +314,10 @@ async def _run(request: Request, raw: bytes | None) -> PartResponse:
     scope = _sub_scope(request, part)
     if part is None:
         return await _answer_error(scope, BadRequest(message="The part is not an HTTP request."))
+    if not scope["path"].startswith("/ucwa/"):  # not the token endpoint, discovery, join page
+        return await _answer_error(
+            scope, BadRequest(message="Only requests to UCWA resources can be batched.")
+        )
     forbidden = _addressed_route(request, scope)
     if forbidden is not None:
         return await _answer_error(
