@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from openucwa.bootstrap import Built
+from openucwa.web import respond
 from openucwa.web.resources import batch
 from tests.api.meetings_support import q, xml_props
 from tests.conftest import BASE, Helpers, Session
@@ -713,3 +714,22 @@ async def test_a_part_outside_ucwa_answers_400(helpers: Helpers, target: str) ->
     (refused,) = answers(await send(helpers, bill, body))
     assert_error_part(refused, 400, "BadRequest")
     assert "access_token" not in str(refused.body)
+
+
+async def test_a_streamed_answer_past_the_budget_is_not_gathered(
+    helpers: Helpers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meetings list large enough to be streamed was gathered whole into the batch's answer
+    (a 225 MB list took the server from 520 MB to 1.17 GB). The part now answers 413."""
+    monkeypatch.setattr(batch, "MAX_ANSWER_BYTES", 20_000)
+    monkeypatch.setattr(respond, "WHOLE_UP_TO", 1000)  # so that a list of 40 is streamed
+    bill = await helpers.session("bill")
+    mine = bill.link("onlineMeetings", "myOnlineMeetings")
+    for i in range(40):
+        response = await helpers.client.post(mine, json={"subject": f"m{i}"}, headers=bill.headers)
+        assert response.status_code == 201
+    body = multipart([json_part("GET", mine), json_part("POST", mine, {"subject": "after"})])
+    listed, created = answers(await send(helpers, bill, body))
+    assert_error_part(listed, 413, "EntityTooLarge")
+    assert "on its own" in listed.json()["message"]
+    assert created.status == 201, created.raw  # the budget was not used up by the list

@@ -104,14 +104,29 @@ class PartResponse:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     complete: bool = False
+    limit: int | None = None  # bytes of body kept; past it the rest is dropped
+    size: int = 0
+    streamed: bool = False
+    overflowed: bool = False
 
     async def send(self, message: AsgiMessage) -> None:
         if message["type"] == "http.response.start":
             self.status = int(message["status"])
             self.headers = list(message.get("headers", []))
         elif message["type"] == "http.response.body":
-            self.chunks.append(bytes(message.get("body", b"")))
-            if not message.get("more_body", False):
+            chunk = bytes(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+            self.size += len(chunk)
+            if self.limit is not None and self.size > self.limit and (more or self.streamed):
+                # A streamed answer (a meetings list past 16 MiB; a GET, so nothing was
+                # changed) is not gathered past the batch's bound: it runs to its end, and
+                # the part answers 413. An answer in one piece is kept, as before.
+                self.overflowed = True
+                self.chunks.clear()
+            elif not self.overflowed:
+                self.chunks.append(chunk)
+            self.streamed = self.streamed or more
+            if not more:
                 self.complete = True
 
 
@@ -307,7 +322,7 @@ async def _no_body() -> AsgiMessage:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _run(request: Request, raw: bytes | None) -> PartResponse:
+async def _run(request: Request, raw: bytes | None, limit: int) -> PartResponse:
     part = _parse_request(raw) if raw is not None else None
     if part is not None and _path_and_query(part.target) is None:
         part = None
@@ -323,19 +338,27 @@ async def _run(request: Request, raw: bytes | None) -> PartResponse:
         return await _answer_error(
             scope, BadRequest(message=f"A {forbidden} request is not allowed inside a batch.")
         )
-    return await _call(request, scope, part.body)
+    return await _call(request, scope, part.body, limit)
 
 
-async def _not_run(request: Request, held: int) -> PartResponse:
-    scope = _sub_scope(request, None)
-    message = (
-        f"Not run: the batch's earlier answers already hold {held} bytes (at most"
-        f" {MAX_ANSWER_BYTES} are gathered); send this request again on its own."
-    )
+async def _not_run(request: Request, held: int, scope: Scope | None = None) -> PartResponse:
+    """413 for a part not run (``scope`` None: the earlier answers hold ``held`` bytes) or
+    whose answer was larger than the batch gathers (its ``scope``; ``held``: its size)."""
+    if scope is None:
+        scope = _sub_scope(request, None)
+        message = (
+            f"Not run: the batch's earlier answers already hold {held} bytes (at most"
+            f" {MAX_ANSWER_BYTES} are gathered); send this request again on its own."
+        )
+    else:
+        message = (
+            f"The answer of {held} bytes is more than a batch gathers ({MAX_ANSWER_BYTES}"
+            " in all); send this request on its own."
+        )
     return await _answer_error(scope, EntityTooLarge(message=message))
 
 
-async def _call(request: Request, scope: Scope, body: bytes) -> PartResponse:
+async def _call(request: Request, scope: Scope, body: bytes, limit: int) -> PartResponse:
     """Run one sub-request through the application. Its body is handed over in one message;
     after that ``receive`` is the outer request's, so a disconnect reaches the part too."""
     pending: list[AsgiMessage] = [{"type": "http.request", "body": body, "more_body": False}]
@@ -344,7 +367,7 @@ async def _call(request: Request, scope: Scope, body: bytes) -> PartResponse:
     async def receive() -> AsgiMessage:
         return pending.pop() if pending else await outer_receive()
 
-    collected = PartResponse()
+    collected = PartResponse(limit=limit)
     try:
         await request.app(scope, receive, collected.send)
     except Exception as exc:
@@ -355,6 +378,8 @@ async def _call(request: Request, scope: Scope, body: bytes) -> PartResponse:
         collected = PartResponse()
         fallback = await unexpected_error(Request(scope), exc)
         await fallback(scope, _no_body, collected.send)
+    if collected.overflowed:
+        return await _not_run(request, collected.size, scope)
     return collected
 
 
@@ -435,7 +460,7 @@ async def post_batch(request: Request) -> Response:
         if held > MAX_ANSWER_BYTES:  # held in memory until the batch answers: bounded
             answers.append(await _not_run(request, held))
             continue
-        answer = await _run(request, _request_bytes(part))
+        answer = await _run(request, _request_bytes(part), MAX_ANSWER_BYTES - held)
         held += sum(len(chunk) for chunk in answer.chunks)
         answers.append(answer)
     boundary = _fresh_boundary(answers)
