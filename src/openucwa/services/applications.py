@@ -141,7 +141,8 @@ class ApplicationService:
 
     async def held(self, app_id: str) -> None:
         """A P-GET of the application answered: activity, as a request is (at most one write
-        per TOUCH_EVERY, as for requests). NotFound if the application is gone meanwhile."""
+        per ``_touch_every``, as for requests). NotFound if the application is gone
+        meanwhile."""
         with self._renewing(app_id):  # from the moment the P-GET stopped being held
             app = await self._repo.get(app_id)
             now = self._clock.now()

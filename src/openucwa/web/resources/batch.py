@@ -341,20 +341,21 @@ async def _run(request: Request, raw: bytes | None, limit: int) -> PartResponse:
     return await _call(request, scope, part.body, limit)
 
 
-async def _not_run(request: Request, held: int, scope: Scope | None = None) -> PartResponse:
-    """413 for a part not run (``scope`` None: the earlier answers hold ``held`` bytes) or
-    whose answer was larger than the batch gathers (its ``scope``; ``held``: its size)."""
-    if scope is None:
-        scope = _sub_scope(request, None)
-        message = (
-            f"Not run: the batch's earlier answers already hold {held} bytes (at most"
-            f" {MAX_ANSWER_BYTES} are gathered); send this request again on its own."
-        )
-    else:
-        message = (
-            f"The answer of {held} bytes is more than a batch gathers ({MAX_ANSWER_BYTES}"
-            " in all); send this request on its own."
-        )
+async def _not_run(request: Request, held: int) -> PartResponse:
+    scope = _sub_scope(request, None)
+    message = (
+        f"Not run: the batch's earlier answers already hold {held} bytes (at most"
+        f" {MAX_ANSWER_BYTES} are gathered); send this request again on its own."
+    )
+    return await _answer_error(scope, EntityTooLarge(message=message))
+
+
+async def _too_large(scope: Scope, size: int) -> PartResponse:
+    """413 for a part whose streamed answer was more than the batch had room left for."""
+    message = (
+        f"The answer of {size} bytes is more than a batch gathers ({MAX_ANSWER_BYTES}"
+        " in all); send this request on its own."
+    )
     return await _answer_error(scope, EntityTooLarge(message=message))
 
 
@@ -379,7 +380,7 @@ async def _call(request: Request, scope: Scope, body: bytes, limit: int) -> Part
         fallback = await unexpected_error(Request(scope), exc)
         await fallback(scope, _no_body, collected.send)
     if collected.overflowed:
-        return await _not_run(request, collected.size, scope)
+        return await _too_large(scope, collected.size)
     return collected
 
 
